@@ -1,0 +1,22 @@
+# ComfyUI-SDE-Drag. Two commands for a fresh machine: `make demo` and `make test`.
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-browser test serve demo bench clean-host
+
+setup:
+	@bash scripts/provision.sh
+
+setup-browser:
+	@bash scripts/provision.sh --browser
+
+## The whole suite: set-up from nothing, then every test (browser tests included).
+test: setup-browser
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+
+## ComfyUI with this pack on http://127.0.0.1:8188 (CPU). Ctrl-C stops it.
+serve: setup
+	@bash scripts/serve.sh
+
+clean-host:
+	rm -rf .host .venv

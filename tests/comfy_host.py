@@ -1,0 +1,162 @@
+"""An in-process, CPU-only ComfyUI host for tests: the real ComfyUI, loading this pack
+through its own custom-node loader and running graphs through its own executor.
+
+Where things are comes from `.host/env.sh`, written by `scripts/provision.sh`
+(COMFYUI_ROOT, COMFYUI_BASE); `COMFYUI_PATH` in the environment overrides the host.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACK_FOLDER = "ComfyUI-SDE-Drag"  # the name scripts/provision.sh links the pack under
+
+
+def read_env() -> dict:
+    env = {}
+    env_file = REPO / ".host" / "env.sh"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                env[key] = value.strip('"')
+    for key in ("COMFYUI_ROOT", "COMFYUI_BASE"):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
+    if os.environ.get("COMFYUI_PATH"):
+        env["COMFYUI_ROOT"] = os.environ["COMFYUI_PATH"]
+    if "COMFYUI_ROOT" not in env:
+        raise RuntimeError("No ComfyUI host: run scripts/provision.sh (make test does) or set COMFYUI_PATH")
+    return env
+
+
+class _Server:
+    """The few attributes PromptExecutor reads from PromptServer; events are kept for tests."""
+
+    def __init__(self):
+        self.client_id = None
+        self.last_node_id = None
+        self.last_prompt_id = None
+        self.sockets_metadata = {}
+        self.events: list[tuple[str, object]] = []
+
+    def send_sync(self, event, data, sid=None):
+        self.events.append((event, data))
+
+    def queue_updated(self):
+        pass
+
+
+class ImportFailureCatcher(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+class ComfyHost:
+    """Boots ComfyUI once per process. `run(prompt)` executes an API-format graph."""
+
+    def __init__(self):
+        env = read_env()
+        self.root = Path(env["COMFYUI_ROOT"])
+        self.base = Path(env.get("COMFYUI_BASE", REPO / ".host" / "base"))
+        (self.base / "custom_nodes").mkdir(parents=True, exist_ok=True)
+        pack_dir = Path(os.environ.get("SDE_DRAG_PACK_DIR", REPO))  # a test loads a broken copy
+        link = self.base / "custom_nodes" / PACK_FOLDER
+        if not link.exists():
+            link.symlink_to(pack_dir)
+        sys.path.insert(0, str(self.root))
+        from comfy.cli_args import args  # must come before comfy.model_management is imported
+
+        args.cpu = True
+        args.base_directory = str(self.base)
+        args.disable_api_nodes = True
+        args.database_url = "sqlite:///:memory:"
+        import utils.extra_config  # noqa: F401  (main.py imports it before nodes)
+        import comfy.utils
+
+        comfy.utils.PROGRESS_BAR_ENABLED = False
+        import execution
+        import nodes
+
+        self.nodes, self.execution = nodes, execution
+        catcher = ImportFailureCatcher()
+        logging.getLogger().addHandler(catcher)
+        try:
+            asyncio.run(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
+        finally:
+            logging.getLogger().removeHandler(catcher)
+        self.pack_path = str(link)
+        self.pack_module_name = self.pack_path.replace(".", "_x_")  # how load_custom_node names it
+        failures = [m for m in catcher.messages if self.pack_path in m or PACK_FOLDER in m]
+        self.pack = sys.modules.get(self.pack_module_name)
+        mappings = getattr(self.pack, "NODE_CLASS_MAPPINGS", None) or {}
+        missing = [name for name in mappings if name not in nodes.NODE_CLASS_MAPPINGS]
+        if failures or not mappings or missing:
+            raise RuntimeError(
+                f"ComfyUI could not load the pack {PACK_FOLDER} ({link}); missing nodes {missing};"
+                " what ComfyUI logged:\n" + "\n".join(failures or catcher.messages)
+            )
+        self.server = _Server()
+        self.executor = execution.PromptExecutor(
+            self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 16.0}
+        )
+
+    def module(self, dotted: str):
+        """A submodule of the pack as ComfyUI loaded it, e.g. host.module('nodes.drag')."""
+        import importlib
+
+        return importlib.import_module(f"{self.pack_module_name}.{dotted}")
+
+    def register(self, mappings: dict):
+        self.nodes.NODE_CLASS_MAPPINGS.update(mappings)
+
+    def validate(self, prompt: dict):
+        return asyncio.run(self.execution.validate_prompt(str(uuid.uuid4()), prompt, None))
+
+    def run(self, prompt: dict, *, fresh_cache: bool = True) -> "RunResult":
+        """Validate and execute an API-format prompt through ComfyUI's executor."""
+        valid, error, outputs, node_errors = self.validate(prompt)
+        if not valid:
+            return RunResult(False, validation_error=error, node_errors=node_errors)
+        if fresh_cache:
+            self.executor.reset()
+        self.server.events.clear()
+        prompt_id = str(uuid.uuid4())
+        self.executor.execute(prompt, prompt_id, {"client_id": "tests"}, outputs)
+        errors = [d for e, d in self.executor.status_messages if e == "execution_error"]
+        return RunResult(
+            self.executor.success and not errors,
+            execution_error=errors[0] if errors else None,
+            outputs=dict(self.executor.history_result.get("outputs", {})),
+            events=list(self.server.events),
+        )
+
+
+class RunResult:
+    def __init__(self, ok, *, validation_error=None, node_errors=None, execution_error=None, outputs=None, events=None):
+        self.ok = ok
+        self.validation_error = validation_error
+        self.node_errors = node_errors or {}
+        self.execution_error = execution_error
+        self.outputs = outputs or {}
+        self.events = events or []
+
+    @property
+    def error_message(self) -> str:
+        if self.execution_error:
+            return str(self.execution_error.get("exception_message", ""))
+        if self.node_errors:
+            return repr(self.node_errors)
+        return repr(self.validation_error)
+
+    def __repr__(self):
+        return f"RunResult(ok={self.ok}, error={self.error_message!r})"

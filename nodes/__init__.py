@@ -1,7 +1,7 @@
 """ComfyUI glue: every node module contributes its NODE_CLASS_MAPPINGS here."""
-from . import drag_points
+from . import denoise, drag, drag_points, inversion, noise
 
-_MODULES = (drag_points,)
+_MODULES = (drag_points, noise, inversion, drag, denoise)
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}

@@ -1,0 +1,134 @@
+"""Dragging nodes: one latent copy-paste (composable) and the all-in-one multi-step SDE Drag."""
+from __future__ import annotations
+
+import torch
+
+from ..sde_core import copy_paste, guidance_scales, plan_subdrags, sde_drag
+from . import inputs
+from .common import CATEGORY
+from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, latent_samples, mask_for,
+                   run_sampler, schedule_of, with_samples)
+
+DEFAULT_DOWNSCALE = 8  # SD1.x/SDXL/SD3/Flux VAEs
+
+
+def downscale_factor(latent_format, points, latent_width: int) -> float:
+    """Image pixels per latent cell: from the size the points were picked on when known, else
+    the latent format's own ratio (8 for the common VAEs)."""
+    if points.width is not None:
+        return points.width / latent_width
+    return float(getattr(latent_format, "spacial_downscale_ratio", DEFAULT_DOWNSCALE))
+
+
+def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
+    """DRAG_POINTS (image pixels) -> (sources, targets) float tensors [P, 2] in latent cells."""
+    height, width = samples.shape[-2:]
+    factor = downscale_factor(latent_format, drag_points, width)
+    image_w, image_h = round(width * factor), round(height * factor)
+    points = drag_points.scaled_to(image_w, image_h) if drag_points.width is not None else drag_points
+    points.check_inside(image_w, image_h)
+    if not points.pairs:
+        raise ValueError("drag_points: the point list is empty; add at least one source -> target pair")
+    pairs = torch.tensor(points.pairs, dtype=torch.float64) / factor
+    return pairs[:, 0], pairs[:, 1]
+
+
+DRAG_KNOBS = {
+    "r": ("INT", {"default": 5, "min": 1, "max": 64, "tooltip": "Half-size of the copied square, in latent cells "
+                                                              "(paper: 5 on SD's 64x64 latents; 2 on the demo model)."}),
+    "alpha": ("FLOAT", {"default": 1.1, "min": 0.0, "max": 3.0, "step": 0.01,
+                        "tooltip": "Gain on the pasted patch at the target (paper: 1.1)."}),
+    "beta": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.01,
+                       "tooltip": "Source refill: beta * old + sqrt(1 - beta^2) * noise (paper: 0.3)."}),
+}
+
+
+class SDEDragCopyPaste:
+    DESCRIPTION = ("Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, "
+                   "refills the source with beta * old + sqrt(1 - beta^2) * noise and writes alpha * clone at the "
+                   "target. Feed it the latent from an inversion node, then denoise along the same trajectory.")
+    CATEGORY = CATEGORY
+    FUNCTION = "paste"
+    RETURN_TYPES = ("LATENT",)
+    RETURN_NAMES = ("edited_latent",)
+    OUTPUT_TOOLTIPS = ("The edited latent at t0.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"latent": ("LATENT", {"tooltip": "The latent at t0 from an inversion node."}),
+                             "trajectory": inputs.TRAJECTORY, "drag_points": ("DRAG_POINTS",),
+                             **DRAG_KNOBS, "seed": inputs.SEED}}
+
+    def paste(self, latent, trajectory, drag_points, r, alpha, beta, seed):
+        samples = latent_samples(latent)
+        trajectory.check_matches(samples)
+        sources, targets = points_in_cells(drag_points, samples, trajectory.latent_format)
+        x = trajectory.to_sampling_space(samples)
+        noise = torch.randn(x.shape, generator=generator_for(seed), dtype=x.dtype)
+        scale = trajectory.schedule.vp_scale(trajectory.sigma_t0)
+        edited = copy_paste(x, sources, targets, r, alpha, beta, noise, scale)
+        return (with_samples(latent, trajectory.to_user_space(edited)),)
+
+
+class SDEDragAllInOne:
+    DESCRIPTION = ("SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small "
+                   "sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the patches "
+                   "and denoises with the recorded noise, keeping the region outside the mask. method 'ode' runs the "
+                   "ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near the image to cfg at t0.")
+    CATEGORY = CATEGORY
+    FUNCTION = "drag"
+    RETURN_TYPES = ("LATENT", "LATENT")
+    RETURN_NAMES = ("latent", "frames")
+    OUTPUT_TOOLTIPS = ("The dragged latent.",
+                       "The latent after every sub-drag (sub-drag-major batch): decode and save as an animation.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "model": inputs.MODEL, "positive": inputs.POSITIVE, "latent": inputs.LATENT,
+                "drag_points": ("DRAG_POINTS", {"tooltip": "Source -> target pairs, from the Drag Points node."}),
+                "method": (["sde", "ode"], {"default": "sde", "tooltip": "sde: SDE-Drag; ode: the ODE-Drag baseline."}),
+                "steps": inputs.STEPS, "t0": inputs.T0, "cfg": inputs.CFG,
+                "step_size": ("INT", {"default": 2, "min": 1, "max": 64, "tooltip": "Latent cells moved per sub-drag "
+                                      "(paper: 2). Smaller is slower and gentler."}),
+                **DRAG_KNOBS, "seed": inputs.SEED,
+            },
+            "optional": {"negative": inputs.NEGATIVE, "mask": inputs.MASK, "guider": inputs.GUIDER,
+                         "sigmas": inputs.SIGMAS},
+        }
+
+    def drag(self, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
+             negative=None, mask=None, guider=None, sigmas=None):
+        samples = latent_samples(latent)
+        latent_format = model.model.latent_format
+        sources, targets = points_in_cells(drag_points, samples, latent_format)
+        sigmas = choose_sigmas(model, sigmas, steps, t0)
+        schedule = schedule_of(model)
+        n_steps = len(sigmas) - 1
+        n_subdrags = len(plan_subdrags(sources, targets, step_size))
+        calls_per_subdrag = n_steps * (2 if method == "ode" else 1)
+        spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
+        guide = spec.build()
+        controls = StepControls(guide, Progress(model, n_subdrags * calls_per_subdrag),
+                                cfg_scales=guidance_scales(n_steps, spec.base_cfg))
+        region = mask_for(mask, samples.shape)
+        sigma_min = float(model.get_model_object("model_sampling").sigma_min)
+        holder = {}
+
+        def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+            clean = x / schedule.a(float(sigmas[0]))  # KSAMPLER scaled the clean latent by a(sigmas[0])
+            final, frames = sde_drag(
+                controls.wrap(denoiser), clean, sources, targets, sigmas, schedule=schedule, r=r, alpha=alpha,
+                beta=beta, step_size=step_size, mask=region, generator=generator_for(seed), method=method,
+                sigma_min=sigma_min, extra_args=extra_args, step_kwargs=controls.step_kwargs, disable=disable)
+            holder["frames"] = frames
+            return final
+
+        final = run_sampler(guide, samples, sigmas, sampler_fn, seed=seed).float()
+        frames = torch.cat([model.model.process_latent_out(f.float()) for f in holder.pop("frames")])
+        return (with_samples(latent, final), {"samples": frames})
+
+
+NODE_CLASS_MAPPINGS = {"SDEDragCopyPaste": SDEDragCopyPaste, "SDEDragAllInOne": SDEDragAllInOne}
+NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragCopyPaste": "Latent Copy-Paste Drag", "SDEDragAllInOne": "SDE Drag"}

@@ -1,0 +1,250 @@
+"""Adapters between ComfyUI's objects (MODEL, GUIDER, LATENT, MASK, SIGMAS) and sde_core.
+
+Latent spaces. sde_core works in ComfyUI's sampling space, `x = a(s) x0 + b(s) eps`, after
+the model's `process_latent_in`. A LATENT between nodes is in the user space, and a *noised*
+one travels as ComfyUI's KSAMPLER leaves it: `process_latent_out(x / a(s))`, i.e.
+`inverse_noise_scaling(s, x)` (identity for EPS/V, `x / (1 - s)` for CONST). So every
+noised LATENT this pack emits also works in `SamplerCustomAdvanced` with `DisableNoise`.
+
+Model calls go through ComfyUI's own guider (`CFGGuider.sample` with our sampler function as
+a `KSAMPLER`), so LoRAs, ControlNets, hooks and `model_options` wrappers act inside our steps.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+import comfy.model_management
+import comfy.samplers
+import comfy.utils
+import latent_preview
+
+from ..sde_core import FLOW, VP, Schedule, check_latent, check_steps, check_t0, t0_sigmas
+
+PAPER_SCHEDULER = "ddim_uniform"  # DDIM's uniform timesteps 996, 991, ..., 1 at 200 steps
+
+
+def schedule_of(model) -> Schedule:
+    """The family's (a, b), read off ComfyUI's own noise scaling: a = noise_scaling(s, 0, 1)."""
+    sampling = model.get_model_object("model_sampling")
+    half = torch.tensor([0.5])
+    a = float(sampling.noise_scaling(half, torch.zeros(1, 1), torch.ones(1, 1)).flatten()[0])
+    b = float(sampling.noise_scaling(half, torch.ones(1, 1), torch.zeros(1, 1)).flatten()[0])
+    if abs(a - 1.0) < 1e-6 and abs(b - 0.5) < 1e-6:
+        return VP
+    if abs(a - 0.5) < 1e-6 and abs(b - 0.5) < 1e-6:
+        return FLOW
+    raise ValueError(
+        f"model: unsupported noise parameterisation (a(0.5)={a:g}, b(0.5)={b:g}); SDE Drag supports "
+        "EPS/V_PREDICTION (x = x0 + s*eps) and CONST/rectified flow (x = (1-s) x0 + s*eps) models"
+    )
+
+
+def paper_sigmas(model, steps: int, t0: float) -> torch.Tensor:
+    """The last round(t0 * steps) sigmas of the model's `ddim_uniform` schedule of `steps` steps.
+
+    For EPS/V models t0 is the fraction of the 1000 training timesteps (t0 0.6 at 200 steps
+    starts at timestep 596, sigma about 1.6 on SD1.5); for CONST models the same fraction of
+    the model's own discrete flow schedule (sigma about 0.6 x shift-adjusted).
+    """
+    steps, t0 = check_steps(steps), check_t0(t0)
+    sampling = model.get_model_object("model_sampling")
+    full = comfy.samplers.calculate_sigmas(sampling, PAPER_SCHEDULER, steps).float()
+    if len(full) != steps + 1:  # ddim_uniform rounds the spacing; fall back to ComfyUI's "simple"
+        full = comfy.samplers.calculate_sigmas(sampling, "simple", steps).float()
+    return t0_sigmas(full, t0)
+
+
+def choose_sigmas(model, sigmas, steps: int, t0: float) -> torch.Tensor:
+    """ComfyUI SIGMAS when connected (any scheduler, already cut at t0), else the paper's."""
+    if sigmas is None:
+        return paper_sigmas(model, steps, t0)
+    sigmas = sigmas.detach().float().cpu().clone()
+    if sigmas.ndim != 1 or len(sigmas) < 2 or not torch.isfinite(sigmas).all():
+        raise ValueError(f"sigmas: need a 1-D schedule of at least 2 finite values, got shape {tuple(sigmas.shape)}")
+    if not bool((sigmas[:-1] > sigmas[1:]).all()):
+        raise ValueError("sigmas: must be strictly decreasing (from t0 down to 0), as ComfyUI's schedulers give")
+    if float(sigmas[-1]) != 0.0:
+        sigmas = torch.cat([sigmas, sigmas.new_zeros(1)])
+    return sigmas
+
+
+def latent_samples(latent: dict, name: str = "latent") -> torch.Tensor:
+    if not isinstance(latent, dict) or "samples" not in latent:
+        raise ValueError(f"{name}: expected a LATENT")
+    samples = latent["samples"]
+    if getattr(samples, "is_nested", False):
+        raise ValueError(f"{name}: nested (multi-shape) latents are not supported; use one image size per batch")
+    if samples.ndim != 4:
+        raise ValueError(f"{name}: SDE Drag edits image latents [batch, channels, height, width], got shape "
+                         f"{tuple(samples.shape)} (video/audio latents are not supported)")
+    return check_latent(samples.float())
+
+
+def with_samples(latent: dict, samples: torch.Tensor) -> dict:
+    """Copy-on-write LATENT with new samples (keeps batch_index etc.; drops a stale noise_mask)."""
+    out = {k: v for k, v in latent.items() if k != "noise_mask"}
+    out["samples"] = samples
+    return out
+
+
+def to_model_space(model, samples: torch.Tensor, sigma: float) -> torch.Tensor:
+    """User-space LATENT (noised at `sigma`, by ComfyUI's convention) -> sampling-space x."""
+    inner = model.model
+    x = inner.process_latent_in(samples.clone())
+    return schedule_of(model).a(float(sigma)) * x
+
+
+def from_model_space(model, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Sampling-space x at `sigma` -> user-space LATENT, as KSAMPLER hands it to the next node."""
+    return model.model.process_latent_out(x / schedule_of(model).a(float(sigma))).float()
+
+
+def mask_for(mask, latent_shape) -> torch.Tensor | None:
+    """ComfyUI MASK [B?, H, W] at image or latent size -> [B or 1, 1, h, w] at latent size (1 = editable)."""
+    if mask is None:
+        return None
+    m = mask.detach().float()
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim == 4 and m.shape[1] == 1:
+        m = m[:, 0]
+    if m.ndim != 3:
+        raise ValueError(f"mask: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
+    if not torch.isfinite(m).all():
+        raise ValueError("mask: contains NaN or inf; a MASK holds values in [0, 1]")
+    b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
+    if m.shape[0] not in (1, b):
+        raise ValueError(f"mask: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
+    mh, mw = m.shape[-2:]
+    if (mh, mw) != (h, w):
+        ratio_h, ratio_w = mh / h, mw / w
+        if abs(ratio_h - ratio_w) > 0.02 * max(ratio_h, ratio_w) or ratio_h < 1:
+            raise ValueError(
+                f"mask: size {mw}x{mh} does not match the image of this latent ({w}x{h} latent cells); "
+                "use a mask of the image's size (or the latent's)")
+        m = torch.nn.functional.interpolate(m[:, None], size=(h, w), mode="area")[:, 0]
+    return m.clamp(0, 1)[:, None]
+
+
+@dataclass
+class GuidanceSpec:
+    """How to evaluate the model: a GUIDER as given, or MODEL + conditionings + cfg."""
+
+    model: object
+    guider: object = None
+    positive: list | None = None
+    negative: list | None = None
+    cfg: float = 1.0
+    rec_positive: list | None = None
+    rec_negative: list | None = None
+
+    @property
+    def base_cfg(self) -> float:
+        if self.guider is not None:
+            return float(getattr(self.guider, "cfg", 1.0))
+        return self.cfg if self.negative is not None else 1.0
+
+    def build(self, recorded_branch: bool = False):
+        """A fresh guider (a copy: the user's cached GUIDER is never changed)."""
+        if self.guider is not None:
+            if self.rec_positive is not None:
+                raise ValueError("recorded_positive: a separate recorded-branch prompt needs MODEL + conditioning, "
+                                 "not a GUIDER; disconnect the GUIDER or the recorded_positive input")
+            guider = copy.copy(self.guider)
+            guider.original_conds = dict(self.guider.original_conds)
+            return guider
+        if self.positive is None:
+            raise ValueError("positive: connect a positive CONDITIONING (or a GUIDER)")
+        if recorded_branch and self.rec_positive is not None:
+            guider = BranchGuider(self.model)
+            conds = {"positive": self.positive, "rec_positive": self.rec_positive}
+            if self.negative is not None:
+                conds["negative"] = self.negative
+            if self.rec_negative is not None or self.negative is not None:
+                conds["rec_negative"] = self.rec_negative if self.rec_negative is not None else self.negative
+            guider.inner_set_conds(conds)
+        else:
+            guider = comfy.samplers.CFGGuider(self.model)
+            conds = {"positive": self.positive}
+            if self.negative is not None:
+                conds["negative"] = self.negative
+            guider.inner_set_conds(conds)
+        guider.set_cfg(self.base_cfg)
+        return guider
+
+
+class BranchGuider(comfy.samplers.CFGGuider):
+    """Cycle-SDE guider whose batch is [edited; recorded]: the edited half sees
+    positive/negative, the recorded half rec_positive/rec_negative (DiffEdit-SDE: target
+    prompt for the edit, source prompt for the recording)."""
+
+    def predict_noise(self, x, timestep, model_options={}, seed=None):
+        half = x.shape[0] // 2
+        run = comfy.samplers.sampling_function
+        edited = run(self.inner_model, x[:half], timestep[:half], self.conds.get("negative"),
+                     self.conds.get("positive"), self.cfg, model_options=model_options, seed=seed)
+        recorded = run(self.inner_model, x[half:], timestep[half:], self.conds.get("rec_negative"),
+                       self.conds.get("rec_positive"), self.cfg, model_options=model_options, seed=seed)
+        return torch.cat([edited, recorded])
+
+
+class Progress:
+    """ComfyUI's progress bar (with latent previews) over a known number of model calls;
+    prompt cancellation is checked before every model call, so at most the call in flight
+    finishes after the user presses Cancel."""
+
+    def __init__(self, model, total: int):
+        self.total = max(int(total), 1)
+        self.done = 0
+        self.preview = latent_preview.prepare_callback(model, self.total)
+
+    def before_call(self):
+        comfy.model_management.throw_exception_if_processing_interrupted()
+
+    def after_call(self, x, denoised):
+        self.done = min(self.done + 1, self.total)
+        self.preview(self.done - 1, denoised[:1], x[:1], self.total)
+
+
+class StepControls:
+    """Wraps the guider's denoiser: per-step settings applied just before each model call
+    (the guidance scale on our copy of the guider, and `setters` such as a LoRA scale),
+    progress and cancellation. Calls without a step index (inversion) use `inversion_cfg`."""
+
+    def __init__(self, guider, progress: Progress, cfg_scales=None, setters=(), inversion_cfg=1.0):
+        self.guider, self.progress = guider, progress
+        self.cfg_scales, self.setters = cfg_scales, list(setters)
+        self.inversion_cfg = inversion_cfg
+
+    def step_kwargs(self, i: int) -> dict:
+        return {"step": i}
+
+    def wrap(self, model):
+        def denoiser(x, sigma, step=None, **extra):
+            self.progress.before_call()
+            if self.cfg_scales is not None and hasattr(self.guider, "cfg"):
+                self.guider.cfg = float(self.cfg_scales[step] if step is not None else self.inversion_cfg)
+            for setter in self.setters:
+                setter(step)
+            denoised = model(x, sigma, **extra)
+            self.progress.after_call(x, denoised)
+            return denoised
+
+        return denoiser
+
+
+def run_sampler(guider, latent_samples_: torch.Tensor, sigmas: torch.Tensor, sampler_fn, seed: int) -> torch.Tensor:
+    """Run `sampler_fn(model, x, sigmas, extra_args, callback, disable)` inside ComfyUI's
+    guider with zero noise. The function receives x = a(sigmas[0]) * process_latent_in(latent)
+    and its return value leaves as process_latent_out(inverse_noise_scaling(sigmas[-1], x))."""
+    sampler = comfy.samplers.KSAMPLER(sampler_fn)
+    noise = torch.zeros_like(latent_samples_)
+    return guider.sample(noise, latent_samples_, sampler, sigmas, denoise_mask=None, callback=None,
+                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+
+
+def generator_for(seed: int) -> torch.Generator:
+    return torch.Generator(device="cpu").manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)

@@ -1,0 +1,23 @@
+"""Input declarations shared by the pack's nodes (one wording for one knob)."""
+
+SEED = ("INT", {"default": 1234, "min": 0, "max": 0xFFFF_FFFF_FFFF_FFFF, "control_after_generate": True,
+                "tooltip": "Seed of every random draw of this node: the same seed gives the same output."})
+STEPS = ("INT", {"default": 200, "min": 1, "max": 10000,
+                 "tooltip": "Steps of the full schedule over [0, T] (the paper's DDIM schedule); only the last "
+                            "t0 x steps are run. Ignored when SIGMAS are connected."})
+T0 = ("FLOAT", {"default": 0.6, "min": 0.01, "max": 1.0, "step": 0.01,
+                "tooltip": "Edit time as a fraction of T: how far the image is inverted (0 < t0 <= 1). Higher "
+                           "allows larger changes, lower keeps more detail. Ignored when SIGMAS are connected."})
+CFG = ("FLOAT", {"default": 3.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01,
+                 "tooltip": "Classifier-free guidance scale (needs a negative conditioning; without one it is 1)."})
+SIGMAS = ("SIGMAS", {"tooltip": "Optional ComfyUI SIGMAS from t0 down to 0 (any scheduler, e.g. BasicScheduler "
+                                "-> SplitSigmas). Overrides steps and t0."})
+MODEL = ("MODEL", {"tooltip": "The diffusion model (EPS, V-prediction or rectified-flow)."})
+POSITIVE = ("CONDITIONING", {"tooltip": "Prompt conditioning (describe the desired result)."})
+NEGATIVE = ("CONDITIONING", {"tooltip": "Negative conditioning for classifier-free guidance."})
+GUIDER = ("GUIDER", {"tooltip": "Optional ComfyUI GUIDER used as is instead of positive/negative/cfg "
+                                "(a CFGGuider's cfg is ramped where this node ramps cfg; other guiders are not)."})
+MASK = ("MASK", {"tooltip": "Editable region (1 = may change). Outside it every step keeps the recorded latent, "
+                            "so the rest of the image is kept exactly. Image or latent size."})
+TRAJECTORY = ("SDE_TRAJECTORY", {"tooltip": "The recording made by an inversion node at these sigmas."})
+LATENT = ("LATENT", {"tooltip": "Image latent (e.g. from VAE Encode)."})

@@ -1,0 +1,39 @@
+"""sde_core: SDE and ODE diffusion editing in pure PyTorch (no ComfyUI import).
+
+One Gaussian posterior over ``x = a(sigma) x0 + b(sigma) eps`` gives every sampler of
+"The Blessing of Randomness: SDE Beats ODE in General Diffusion-based Image Editing"
+(Nie et al., ICLR 2024): DDPM/DDIM steps, DDIM inversion, Cycle-SDE and SDE-Drag.
+"""
+
+from .cycle_sde import (
+    Trajectory,
+    cycle_step,
+    record_forward,
+    recorded_noise,
+    sample_cycle_sde,
+    sample_ode_masked,
+)
+from .drag import copy_paste, patch_bounds, pixels_to_cells, plan_subdrags, sde_drag
+from .posterior import eta_step, forward_step, noise_to, posterior
+from .ramps import constant_ramp, cosine_ramp, guidance_scales, linear_ramp, lora_scales
+from .sampling import KnownRegion, ddim_invert, sample_eta
+from .schedule import FLOW, VP, Schedule, t0_sigmas
+from .validate import (
+    check_latent,
+    check_mask,
+    check_points,
+    check_sigmas,
+    check_steps,
+    check_t0,
+)
+
+__all__ = [
+    "Schedule", "VP", "FLOW", "t0_sigmas",
+    "posterior", "forward_step", "noise_to", "eta_step",
+    "KnownRegion", "sample_eta", "ddim_invert",
+    "Trajectory", "record_forward", "cycle_step", "recorded_noise",
+    "sample_cycle_sde", "sample_ode_masked",
+    "linear_ramp", "cosine_ramp", "constant_ramp", "guidance_scales", "lora_scales",
+    "pixels_to_cells", "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag",
+    "check_t0", "check_steps", "check_sigmas", "check_points", "check_mask", "check_latent",
+]

@@ -1,0 +1,158 @@
+"""SDE-Drag pieces: sub-drag planning, border-adaptive copy-paste, and the whole loop."""
+
+import core_problems  # noqa: F401  (puts the repo root on sys.path)
+from core_problems import one_thread  # noqa: F401  (autouse)
+import pytest
+import torch
+
+import sde_core
+from core_problems import MIXTURE, edit_sigmas
+
+SEED = 1234
+DTYPE = torch.float64
+
+
+def _randn(*shape, seed=SEED):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=DTYPE)
+
+
+# ----------------------------------------------------------------------------- planning
+PLANS = [
+    # (sources, targets, step_size, expected [(sub-drag sources, sub-drag targets)])
+    ([[0, 0]], [[0, 0]], 2, [([[0, 0]], [[0, 0]])]),  # no move: one sub-drag
+    ([[0, 0]], [[2, 0]], 2, [([[0, 0]], [[2, 0]])]),  # d == step_size: one
+    ([[0, 0]], [[3, 0]], 2, [([[0, 0]], [[1, 0]]), ([[1, 0]], [[3, 0]])]),  # 3/2 beats 3/1
+    ([[0, 0]], [[5, 0]], 2, [([[0, 0]], [[1, 0]]), ([[1, 0]], [[3, 0]]), ([[3, 0]], [[5, 0]])]),
+    ([[0, 0]], [[7, 0]], 2, [([[0, 0]], [[1, 0]]), ([[1, 0]], [[3, 0]]), ([[3, 0]], [[5, 0]]), ([[5, 0]], [[7, 0]])]),
+    ([[0, 0]], [[10, 0]], 2, [([[2 * i, 0]], [[2 * i + 2, 0]]) for i in range(5)]),  # 10/5 exact
+    (  # two pairs: the longest (length 10) sets n = 5, the short one moves 0.4 cells a sub-drag
+        [[0, 0], [10, 10]], [[6, 8], [10, 8]], 2,
+        [
+            ([[0, 0], [10, 10]], [[1, 1], [10, 9]]),
+            ([[1, 1], [10, 9]], [[2, 3], [10, 9]]),
+            ([[2, 3], [10, 9]], [[3, 4], [10, 8]]),
+            ([[3, 4], [10, 8]], [[4, 6], [10, 8]]),
+            ([[4, 6], [10, 8]], [[6, 8], [10, 8]]),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("sources, targets, step_size, expected", PLANS, ids=[str(p[:2]) for p in PLANS])
+def test_subdrag_planning_follows_the_papers_rule_on_worked_examples(sources, targets, step_size, expected):
+    plan = sde_core.plan_subdrags(torch.tensor(sources, dtype=DTYPE), torch.tensor(targets, dtype=DTYPE), step_size)
+    assert [(s.tolist(), t.tolist()) for s, t in plan] == expected
+    assert all(s.dtype == torch.long and t.dtype == torch.long for s, t in plan)
+
+
+def test_pixels_map_to_latent_cells_by_the_downscale_factor_as_floats():
+    cells = sde_core.pixels_to_cells([[64, 128], [3, 5]], 8)
+    assert cells.tolist() == [[8.0, 16.0], [0.375, 0.625]]
+
+
+# ----------------------------------------------------------------------------- copy-paste
+def test_copy_paste_puts_alpha_times_the_pre_refill_source_at_the_target_and_refills_the_rest():
+    # r = 5 and a 2-cell step: the squares overlap, and the target overwrites the overlap.
+    x, noise = _randn(2, 3, 16, 16), _randn(2, 3, 16, 16, seed=1)
+    before = x.clone()
+    scale, alpha, beta = 2.5, 1.1, 0.3
+    out = sde_core.copy_paste(x, [[6, 7]], [[8, 7]], 5, alpha, beta, noise, scale)
+    assert torch.equal(x, before)  # never mutates its input
+    rows, src_cols, tgt_cols = slice(2, 12), slice(1, 11), slice(3, 13)
+    assert torch.equal(out[..., rows, tgt_cols], alpha * x[..., rows, src_cols])
+    refill = slice(1, 3)  # the part of the source square the target does not cover
+    expected = scale * (beta * x[..., rows, refill] / scale + (1 - beta**2) ** 0.5 * noise[..., rows, refill])
+    torch.testing.assert_close(out[..., rows, refill], expected, rtol=1e-14, atol=1e-14)
+    untouched = torch.ones(16, 16, dtype=torch.bool)
+    untouched[rows, 1:13] = False
+    assert torch.equal(out[..., untouched], x[..., untouched])
+
+
+def test_copy_paste_shrinks_the_radius_per_side_so_both_squares_fit_near_the_border():
+    src, tgt = sde_core.patch_bounds((1, 14), (3, 15), 5, 16, 16)
+    assert src == (slice(9, 15), slice(0, 6)) and tgt == (slice(10, 16), slice(2, 8))
+    x = _randn(1, 2, 16, 16)
+    out = sde_core.copy_paste(x, [[1, 14]], [[3, 15]], 5, 1.1, 0.3, torch.zeros_like(x))
+    assert torch.equal(out[..., 10:16, 2:8], 1.1 * x[..., 9:15, 0:6])
+    corner = sde_core.patch_bounds((0, 0), (15, 15), 5, 16, 16)
+    assert corner == ((slice(0, 1), slice(0, 1)), (slice(15, 16), slice(15, 16)))
+
+
+def test_copy_paste_of_several_pairs_applies_them_in_order_each_on_the_previous_result():
+    x, noise = _randn(2, 3, 16, 16), _randn(2, 3, 16, 16, seed=1)
+    pairs = ([[3, 3], [7, 4]], [[5, 4], [10, 9]])  # pair 1's source overlaps pair 0's target
+    both = sde_core.copy_paste(x, *pairs, 2, 1.1, 0.3, noise)
+    first = sde_core.copy_paste(x, pairs[0][:1], pairs[1][:1], 2, 1.1, 0.3, noise)
+    second = sde_core.copy_paste(first, pairs[0][1:], pairs[1][1:], 2, 1.1, 0.3, noise)
+    assert torch.equal(both, second)
+    reversed_order = sde_core.copy_paste(x, pairs[0][::-1], pairs[1][::-1], 2, 1.1, 0.3, noise)
+    assert not torch.equal(both, reversed_order)
+    assert torch.equal(both[0, :, 7:11, 8:12], 1.1 * first[0, :, 2:6, 5:9])  # same points for every item
+    assert torch.equal(both[1, :, 7:11, 8:12], 1.1 * first[1, :, 2:6, 5:9])
+
+
+# ----------------------------------------------------------------------------- the loop
+SIGMAS = edit_sigmas(sde_core.VP, 12, 0.6)
+
+
+def _setup(height=10, width=12):
+    latent = MIXTURE.sample((1, height, width), torch.Generator().manual_seed(SEED))
+    mask = torch.zeros(height, width, dtype=DTYPE)
+    mask[1:8, 0:11] = 1
+    return latent, mask
+
+
+def _drag(latent, seed=SEED, **kwargs):
+    args = dict(sigmas=SIGMAS, r=2, step_size=2, generator=torch.Generator().manual_seed(seed))
+    args.update(kwargs)
+    return sde_core.sde_drag(MIXTURE.denoiser(sde_core.VP), latent, [[2, 3]], [[7, 3]], **args)
+
+
+def test_sde_drag_with_nothing_to_move_reproduces_the_input():
+    latent, _ = _setup()
+    out, frames = sde_core.sde_drag(
+        MIXTURE.denoiser(sde_core.VP), latent, [[4, 4]], [[4, 4]], SIGMAS, alpha=1.0, beta=1.0,
+        generator=torch.Generator().manual_seed(SEED),
+    )
+    assert len(frames) == 1 and frames[-1] is out
+    assert (out - latent).abs().max() < 1e-10
+
+
+def test_sde_drag_returns_one_frame_per_subdrag_and_keeps_the_unmasked_region_exactly():
+    latent, mask = _setup()
+    seen, steps = [], []
+    out, frames = _drag(latent, mask=mask, on_frame=lambda k, x: seen.append((k, x)), callback=steps.append)
+    assert len(frames) == 3 and frames[-1] is out  # d = 5 cells, step 2: three sub-drags
+    assert [k for k, _ in seen] == [0, 1, 2] and all(x is f for (_, x), f in zip(seen, frames))
+    assert [p["subdrag"] for p in steps] == [k for k in range(3) for _ in range(12)]
+    assert [p["i"] for p in steps[:12]] == list(range(12))
+    for frame in frames:
+        assert torch.equal(frame[..., mask == 0], latent[..., mask == 0])
+    assert (out[..., mask == 1] - latent[..., mask == 1]).abs().max() > 0.1
+
+
+def test_sde_drag_is_reproducible_from_the_generator_seed():
+    latent, mask = _setup()
+    assert torch.equal(_drag(latent, mask=mask)[0], _drag(latent, mask=mask)[0])
+    assert not torch.equal(_drag(latent, mask=mask)[0], _drag(latent, seed=7, mask=mask)[0])
+
+
+def test_ode_drag_inverts_each_subdrags_input_which_is_the_previous_subdrags_result():
+    latent, mask = _setup()
+    clean_inputs = []
+    model = MIXTURE.denoiser(sde_core.VP)
+
+    def spy(x, sigma, **kwargs):
+        if sigma[0].item() == 0.0292:  # DDIM inversion's first read, on the clean latent
+            clean_inputs.append(x.clone())
+        return model(x, sigma)
+
+    out, frames = sde_core.sde_drag(
+        spy, latent, [[2, 3]], [[7, 3]], SIGMAS, r=2, mask=mask, method="ode", sigma_min=0.0292,
+        generator=torch.Generator().manual_seed(SEED),
+    )
+    assert len(clean_inputs) == 3
+    assert torch.equal(clean_inputs[0], latent)
+    assert torch.equal(clean_inputs[1], frames[0]) and torch.equal(clean_inputs[2], frames[1])
+    for frame in frames:
+        assert torch.equal(frame[..., mask == 0], latent[..., mask == 0])

@@ -1,6 +1,9 @@
 """Drag Points node: the point widget's value (or hand-written text) as DRAG_POINTS."""
 from __future__ import annotations
 
+import os
+import uuid
+
 from .common import CATEGORY
 from .points_format import parse_drag_points
 
@@ -37,12 +40,29 @@ class SDEDragPoints:
 
     def parse(self, points, image=None):
         drag_points = parse_drag_points(points)
-        if image is not None:
-            height, width = int(image.shape[1]), int(image.shape[2])
-            if drag_points.width is None:
-                drag_points = drag_points.scaled_to(width, height)
-            drag_points.scaled_to(width, height).check_inside(width, height)
-        return (drag_points,)
+        if image is None:
+            return (drag_points,)
+        height, width = int(image.shape[1]), int(image.shape[2])
+        if drag_points.width is None:
+            drag_points = drag_points.scaled_to(width, height)
+        drag_points.scaled_to(width, height).check_inside(width, height)
+        # The widget shows the image that reached the node once the graph has run.
+        return {"ui": {"sde_drag_image": [save_temp_png(image[0])]}, "result": (drag_points,)}
+
+
+def save_temp_png(image) -> dict:
+    """One HxWxC image in [0, 1] as a PNG in ComfyUI's temp folder; its /view address parts."""
+    import folder_paths
+    import torch
+    from PIL import Image
+
+    pixels = (image[..., :3].detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+    filename = f"sde_drag_points_{uuid.uuid4().hex[:12]}.png"
+    folder = folder_paths.get_temp_directory()
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray(pixels.contiguous().numpy()).save(os.path.join(folder, filename), compress_level=1)
+    return {"filename": filename, "subfolder": "", "type": "temp"}
 
 
 NODE_CLASS_MAPPINGS = {"SDEDragPoints": SDEDragPoints}

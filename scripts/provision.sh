@@ -67,11 +67,22 @@ fi
 mkdir -p "$BASE/custom_nodes" "$BASE/models/loras" "$BASE/models/checkpoints" "$BASE/input" "$BASE/output" "$BASE/temp" "$BASE/user"
 ln -sfn "$ROOT" "$BASE/custom_nodes/$PACK_LINK_NAME"
 
-# 4. Browser tests: Debian's Chromium driven by the playwright Python package.
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian's chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+# 4. Browser tests: Debian's Chromium driven by the playwright Python package, and the
+#    newest frontend next to the one the pinned host serves (tests run both).
+FRONTEND_NEW="comfyui-frontend-package==1.58.1"
+FRONTEND_DIR="$HOSTDIR/frontend-1.58.1"
+if [ "${1:-}" = "--browser" ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -f "$FRONTEND_DIR/comfyui_frontend_package/static/index.html" ]; then
+    log "installing $FRONTEND_NEW into $FRONTEND_DIR"
+    rm -rf "$FRONTEND_DIR.partial"
+    "$VENV/bin/pip" install --quiet --no-deps --target "$FRONTEND_DIR.partial" "$FRONTEND_NEW"
+    rm -rf "$FRONTEND_DIR" && mv "$FRONTEND_DIR.partial" "$FRONTEND_DIR"
+  fi
 fi
 
 # Tell the callers where things are.

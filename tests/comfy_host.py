@@ -125,7 +125,7 @@ class ComfyHost:
     def run(self, prompt: dict, *, fresh_cache: bool = True) -> "RunResult":
         """Validate and execute an API-format prompt through ComfyUI's executor."""
         valid, error, outputs, node_errors = self.validate(prompt)
-        if not valid:
+        if not valid or node_errors:  # ComfyUI drops invalid outputs and shows their node errors
             return RunResult(False, validation_error=error, node_errors=node_errors)
         if fresh_cache:
             self.executor.reset()

@@ -1,0 +1,264 @@
+"""The point widget in a real browser on a real server, on every frontend users have:
+1.32.9 (what the pinned host serves), 1.58.1 with the LiteGraph canvas, 1.58.1 with Vue nodes."""
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from browser_server import ComfyServer, frontend_new_root, launch_chromium, open_page
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOCS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
+IMAGE_W, IMAGE_H = 96, 64
+IMAGE_NAME = "sde_drag_widget_test.png"
+# Where the test clicks, in image pixels: two pairs (source, target).
+CLICKS = [((20.0, 15.0), (50.0, 30.0)), ((70.0, 50.0), (40.0, 10.0))]
+XSS = "<img src=x onerror=window.__xss=1>"
+FRONTENDS = ["1.32.9", "1.58.1-classic", "1.58.1-vue"]
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A gradient RGB PNG, written without any imaging library."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 90))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module", params=FRONTENDS)
+def page(request, browser):
+    """One server per frontend, one page on it; the page starts from an empty graph."""
+    frontend = request.param
+    root = None
+    if frontend.startswith("1.58.1"):
+        root = frontend_new_root()
+        assert root, "the 1.58.1 frontend is missing: run scripts/provision.sh --browser"
+    with ComfyServer(front_end_root=root, settings={"Comfy.VueNodes.Enabled": frontend.endswith("vue")}) as server:
+        (server.input_dir / IMAGE_NAME).write_bytes(png_bytes(IMAGE_W, IMAGE_H))
+        pg = open_page(browser, server)
+        version = pg.evaluate("() => window.__COMFYUI_FRONTEND_VERSION__")
+        assert version == frontend.split("-")[0]
+        pg.wait_for_function("() => app.extensions.some(e => e.name === 'SDEDrag.PointWidget')")
+        pg.server, pg.frontend = server, frontend
+        yield pg
+        pg.context.close()
+
+
+BUILD = """([imageName]) => {
+  app.graph.clear();
+  const load = LiteGraph.createNode("LoadImage"), drag = LiteGraph.createNode("SDEDragPoints"),
+        show = LiteGraph.createNode("PreviewAny");
+  load.pos = [90, 90]; drag.pos = [420, 90]; show.pos = [880, 90];
+  for (const n of [load, drag, show]) app.graph.add(n);
+  drag.setSize([340, 380]);
+  load.widgets.find(w => w.name === "image").value = imageName;
+  load.connect(0, drag, drag.findInputSlot("image"));
+  drag.connect(0, show, 0);
+  app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 1;
+  app.graph.setDirtyCanvas(true, true);
+  return drag.id;
+}"""
+
+STATE = """() => {
+  const n = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+  const e = n.sdeDrag;
+  return {id: n.id, value: n.widgets.find(w => w.name === "points").value, status: e.status.textContent,
+          url: e.url, loaded: !!e.img, pairs: e.model.pairs.length};
+}"""
+
+
+def widget_canvas(page):
+    loc = page.locator("canvas[data-sde-drag=canvas]")
+    loc.wait_for(state="visible")
+    return loc
+
+
+def image_rect(page):
+    """Where the test expects the image on screen: contained in the canvas box, centred."""
+    box = widget_canvas(page).bounding_box()
+    s = min(box["width"] / IMAGE_W, box["height"] / IMAGE_H)
+    return box["x"] + (box["width"] - IMAGE_W * s) / 2, box["y"] + (box["height"] - IMAGE_H * s) / 2, s
+
+
+def to_screen(page, point):
+    x0, y0, s = image_rect(page)
+    return x0 + point[0] * s, y0 + point[1] * s
+
+
+def wait_for_image(page, kind="input"):
+    page.wait_for_function(f"""() => {{ const e = app.graph._nodes.find(n => n.type === "SDEDragPoints")?.sdeDrag;
+        return e && e.img && e.url.includes("type={kind}") && e.status.textContent.includes("{IMAGE_W}×{IMAGE_H}"); }}""")
+    page.wait_for_timeout(100)
+
+
+def assert_pairs_near(value: str, expected, tol=1.0):
+    data = json.loads(value)
+    assert (data["width"], data["height"]) == (IMAGE_W, IMAGE_H)
+    assert len(data["points"]) == len(expected)
+    for got, want in zip(data["points"], expected):
+        for (gx, gy), (wx, wy) in zip(got, want):
+            assert abs(gx - wx) <= tol and abs(gy - wy) <= tol, (got, want)
+
+
+def drawn_color(page, point):
+    """The widget canvas pixel at an image point (read from the canvas itself)."""
+    return page.evaluate("""([px, py]) => {
+      const e = app.graph._nodes.find(n => n.type === "SDEDragPoints").sdeDrag, f = e.frame();
+      const d = e.canvas.getContext("2d").getImageData(Math.round(f.x + px * f.s), Math.round(f.y + py * f.s), 1, 1).data;
+      return [d[0], d[1], d[2]];
+    }""", list(point))
+
+
+def node_screenshot(page, node_id, path: Path):
+    clip = page.evaluate("""(id) => {
+      const dom = document.querySelector(`[data-node-id="${id}"]`);
+      if (dom) { const r = dom.getBoundingClientRect(); return {x: r.left, y: r.top, width: r.width, height: r.height}; }
+      const n = app.graph.getNodeById(id), ds = app.canvas.ds, r = app.canvas.canvas.getBoundingClientRect();
+      const title = LiteGraph.NODE_TITLE_HEIGHT;
+      return {x: r.left + (n.pos[0] + ds.offset[0]) * ds.scale, y: r.top + (n.pos[1] - title + ds.offset[1]) * ds.scale,
+              width: n.size[0] * ds.scale, height: (n.size[1] + title) * ds.scale};
+    }""", node_id)
+    pad = 8
+    clip = {"x": max(0, clip["x"] - pad), "y": max(0, clip["y"] - pad),
+            "width": clip["width"] + 2 * pad, "height": clip["height"] + 2 * pad}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), clip=clip)
+
+
+def test_clicked_pairs_are_stored_in_image_pixels_survive_a_reload_and_reach_the_backend(page):
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")  # the upstream Load Image's picture, before any run
+    for source, target in CLICKS:
+        for point in (source, target):
+            page.mouse.click(*to_screen(page, point))
+    state = page.evaluate(STATE)
+    assert_pairs_near(state["value"], CLICKS)
+    assert state["status"].startswith("2 pairs")
+
+    # Drag the first target somewhere else; shift-click near the second pair deletes it; undo brings it back.
+    moved = (60.0, 40.0)
+    page.mouse.move(*to_screen(page, CLICKS[0][1]))
+    page.mouse.down()
+    page.mouse.move(*to_screen(page, (55.0, 35.0)))
+    page.mouse.move(*to_screen(page, moved))
+    page.mouse.up()
+    expected = [(CLICKS[0][0], moved), CLICKS[1]]
+    assert_pairs_near(page.evaluate(STATE)["value"], expected)
+    page.keyboard.down("Shift")
+    page.mouse.click(*to_screen(page, (68.0, 49.0)))
+    page.keyboard.up("Shift")
+    assert_pairs_near(page.evaluate(STATE)["value"], expected[:1])
+    page.locator("button[data-sde-drag=undo]").click()
+    assert_pairs_near(page.evaluate(STATE)["value"], expected)
+
+    # A resized node keeps the points in image pixels and still maps clicks right.
+    page.evaluate("""() => { const n = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+                             n.setSize([420, 460]); app.graph.setDirtyCanvas(true, true); }""")
+    page.wait_for_timeout(300)
+    assert_pairs_near(page.evaluate(STATE)["value"], expected)
+    assert drawn_color(page, expected[0][0])[0] > 200  # the red source dot, at its new screen place
+
+    # Save (to JSON text) and reload the workflow: the points are still in the widget and drawn.
+    saved = page.evaluate("() => JSON.stringify(app.graph.serialize())")
+    page.evaluate("() => app.graph.clear()")
+    page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
+    wait_for_image(page, "input")
+    state = page.evaluate(STATE)
+    assert_pairs_near(state["value"], expected)
+    assert state["pairs"] == 2
+    for source, target in expected:
+        r, g, b = drawn_color(page, source)
+        assert r > 200 and g < 120, (r, g, b)  # red source dot
+        r, g, b = drawn_color(page, target)
+        assert b > 200 and r < 120, (r, g, b)  # blue target dot
+
+    # Copy/paste of the node carries the points; removing the copy leaves the original alone.
+    pasted = page.evaluate("""() => {
+      const n = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+      app.canvas.copyToClipboard([n]);
+      app.canvas.pasteFromClipboard({position: [n.pos[0] + 40, n.pos[1] + 500]});
+      const copy = app.graph._nodes.filter(m => m.type === "SDEDragPoints").find(m => m !== n);
+      const out = {value: copy.widgets.find(w => w.name === "points").value, pairs: copy.sdeDrag.model.pairs.length};
+      app.graph.remove(copy);
+      return out;
+    }""")
+    assert_pairs_near(pasted["value"], expected)
+    assert pasted["pairs"] == 2
+    page.wait_for_function("() => app.graph._nodes.filter(n => n.type === 'SDEDragPoints').length === 1")
+
+    # Queue it: the prompt carries the points; the backend parses them and sends the image back.
+    node_id = state["id"]
+    with page.expect_request(lambda r: r.url.endswith("/prompt") and r.method == "POST") as req:
+        page.evaluate("() => app.queuePrompt(0, 1)")
+    body = req.value.post_data_json
+    sent = body["prompt"][str(node_id)]["inputs"]["points"]
+    assert_pairs_near(sent, expected)
+    prompt_id = req.value.response().json()["prompt_id"]
+    history = wait_for_history(page.server, prompt_id)
+    outputs = history["outputs"]
+    assert outputs[str(node_id)]["sde_drag_image"][0]["type"] == "temp"
+    preview = next(o["text"][0] for k, o in outputs.items() if k != str(node_id))
+    assert "DragPoints(pairs=" in preview and "width=96, height=64" in preview
+    wait_for_image(page, "temp")  # after the run the widget shows the image that reached the node
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"widget-{page.frontend}.png"
+    node_screenshot(page, node_id, shot)
+    if page.frontend == "1.58.1-classic":
+        shutil.copyfile(shot, ARTIFACTS / "widget.png")
+        DOCS_SHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS_SHOT)
+    errors = [m for m in page.console_messages if "pageerror" in m and "SDE" in m]
+    assert not errors, errors
+
+
+def wait_for_history(server, prompt_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entry = server.get_json(f"/history/{prompt_id}").get(prompt_id)
+        if entry and entry.get("status", {}).get("completed"):
+            return entry
+        if entry and entry.get("status", {}).get("status_str") == "error":
+            raise AssertionError(f"the prompt failed: {entry['status']}")
+        time.sleep(0.2)
+    raise AssertionError(f"no result for prompt {prompt_id} within {timeout} s:\n{server.log_tail()}")
+
+
+def test_a_workflow_with_html_in_its_title_and_points_loads_as_plain_text(page):
+    points = json.dumps({"points": [[[5, 6], [30, 20]]], "width": IMAGE_W, "height": IMAGE_H, "note": XSS})
+    def node(node_id, x, value):
+        return {"id": node_id, "type": "SDEDragPoints", "title": XSS, "pos": [x, 100], "size": [320, 360],
+                "flags": {}, "order": node_id - 1, "mode": 0, "inputs": [{"name": "image", "type": "IMAGE", "link": None}],
+                "outputs": [{"name": "drag_points", "type": "DRAG_POINTS", "links": []}],
+                "properties": {}, "widgets_values": [value]}
+
+    workflow = {"last_node_id": 2, "last_link_id": 0, "version": 0.4, "links": [], "groups": [], "config": {},
+                "extra": {}, "nodes": [node(1, 100, points), node(2, 460, XSS)]}
+    page.evaluate("(wf) => app.loadGraphData(wf)", workflow)
+    page.wait_for_function("() => app.graph._nodes.filter(n => n.type === 'SDEDragPoints' && n.sdeDrag).length === 2")
+    page.wait_for_timeout(800)
+    statuses = page.evaluate("() => app.graph._nodes.map(n => [n.title, n.sdeDrag.status.textContent])")
+    assert statuses == [[XSS, "1 pair · 96×64 px"], [XSS, "0 pairs · no image"]]
+    page.screenshot(path=str(ARTIFACTS / f"xss-{page.frontend}.png"))
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img[src=x]").count() == 0

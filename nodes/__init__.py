@@ -1,7 +1,7 @@
 """ComfyUI glue: every node module contributes its NODE_CLASS_MAPPINGS here."""
-from . import denoise, drag, drag_points, inversion, noise
+from . import denoise, drag, drag_points, dragbench, inversion, noise
 
-_MODULES = (drag_points, noise, inversion, drag, denoise)
+_MODULES = (drag_points, dragbench, noise, inversion, drag, denoise)
 
 NODE_CLASS_MAPPINGS: dict = {}
 NODE_DISPLAY_NAME_MAPPINGS: dict = {}

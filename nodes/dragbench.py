@@ -1,0 +1,114 @@
+"""Load one case in the paper's DragBench layout: origin_image.png, mask.png, prompt.json."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .common import CATEGORY
+from .points_format import DragPoints, parse_drag_points
+
+PACK_CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "cases")
+INPUT_SUBFOLDER = "dragbench"  # cases a user adds go in ComfyUI/input/dragbench/<case>/
+
+
+def case_roots() -> list[str]:
+    roots = [PACK_CASES]
+    try:
+        import folder_paths
+
+        roots.append(os.path.join(folder_paths.get_input_directory(), INPUT_SUBFOLDER))
+    except ImportError:  # outside ComfyUI: only the bundled cases
+        pass
+    return [r for r in roots if os.path.isdir(r)]
+
+
+def list_cases() -> list[str]:
+    names = set()
+    for root in case_roots():
+        names.update(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "prompt.json")))
+    return sorted(names)
+
+
+def find_case(name: str) -> str:
+    if not name or os.path.basename(name) != name or name in (".", ".."):
+        raise ValueError(f"case: {name!r} is not a case folder name; pick one of the listed cases")
+    for root in case_roots():
+        path = os.path.join(root, name)
+        if os.path.isdir(path):
+            return path
+    raise ValueError(f"case: no case folder {name!r} in {case_roots()}")
+
+
+def _image(path: str, what: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise ValueError(f"case: {what} {os.path.basename(path)} is missing in {os.path.dirname(path)}")
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB" if what == "image" else "L"), dtype=np.float32) / 255.0
+
+
+def read_case(folder: str):
+    """(image [1,H,W,3], mask [1,H,W] (1 = editable), DragPoints, prompt) from a case folder."""
+    image = _image(os.path.join(folder, "origin_image.png"), "image")
+    height, width = image.shape[:2]
+    mask_path = os.path.join(folder, "mask.png")
+    mask = _image(mask_path, "mask") if os.path.exists(mask_path) else np.ones((height, width), np.float32)
+    if mask.shape != (height, width):
+        raise ValueError(f"case: mask.png is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}")
+    meta_path = os.path.join(folder, "prompt.json")
+    if not os.path.isfile(meta_path):
+        raise ValueError(f"case: prompt.json is missing in {folder}")
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except ValueError as e:
+        raise ValueError(f"case: prompt.json is not valid JSON ({e})") from None
+    source, target = meta.get("source"), meta.get("target")
+    if not isinstance(source, list) or not isinstance(target, list):
+        raise ValueError('case: prompt.json needs "source" and "target" lists of [x, y] pixel points')
+    if len(source) != len(target):
+        raise ValueError(f"case: prompt.json has {len(source)} source points but {len(target)} target points")
+    points = parse_drag_points(json.dumps({"points": [[s, t] for s, t in zip(source, target)],
+                                           "width": width, "height": height}))
+    points.check_inside(width, height)
+    prompt = meta.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise ValueError('case: "prompt" in prompt.json must be text')
+    return torch.from_numpy(image)[None], torch.from_numpy((mask > 0.5).astype(np.float32))[None], points, prompt
+
+
+def write_case(folder: str, image: np.ndarray, mask: np.ndarray, points: DragPoints, prompt: str) -> None:
+    """Write a case in the same layout (image float [H,W,3] in [0,1], mask [H,W] 0/1)."""
+    os.makedirs(folder, exist_ok=True)
+    Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(os.path.join(folder, "origin_image.png"))
+    Image.fromarray(((mask > 0.5) * 255).astype(np.uint8)).save(os.path.join(folder, "mask.png"))
+    with open(os.path.join(folder, "prompt.json"), "w", encoding="utf-8") as f:
+        json.dump({"prompt": prompt, "source": [list(s) for s, _ in points.pairs],
+                   "target": [list(t) for _, t in points.pairs]}, f, indent=1)
+
+
+class SDEDragLoadDragBenchCase:
+    DESCRIPTION = ("Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with "
+                   "source, target, prompt). Lists the pack's bundled demo cases and those in ComfyUI/input/dragbench/.")
+    CATEGORY = CATEGORY
+    FUNCTION = "load"
+    RETURN_TYPES = ("IMAGE", "MASK", "DRAG_POINTS", "STRING")
+    RETURN_NAMES = ("image", "mask", "drag_points", "prompt")
+    OUTPUT_TOOLTIPS = ("origin_image.png", "mask.png (1 = editable region)", "source -> target pairs in pixels",
+                       "the case's prompt")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"case": (list_cases() or ["(no cases found)"], {
+            "tooltip": "A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/."})}}
+
+    def load(self, case):
+        image, mask, points, prompt = read_case(find_case(case))
+        return (image, mask, points, prompt)
+
+
+NODE_CLASS_MAPPINGS = {"SDEDragLoadDragBenchCase": SDEDragLoadDragBenchCase}
+NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragLoadDragBenchCase": "Load DragBench Case"}

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from ..sde_core import copy_paste, guidance_scales, plan_subdrags, sde_drag
+from ..sde_core import copy_paste, guidance_scales, lora_scales, plan_subdrags, sde_drag
 from . import inputs
 from .common import CATEGORY
+from .limits import check_memory, check_representable
+from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
 from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, latent_samples, mask_for,
                    run_sampler, schedule_of, with_samples)
 
@@ -70,11 +72,42 @@ class SDEDragCopyPaste:
         return (with_samples(latent, trajectory.to_user_space(edited)),)
 
 
+LORA_SCALE_MIN = ("FLOAT", {
+    "default": 0.5, "min": 0.0, "max": 1.0, "step": 0.01,
+    "tooltip": "Only when the MODEL carries an identity LoRA (Identity LoRA node): its scale at t0; it rises with a "
+               "cosine to 1 near the image (paper: 0.5). 1 keeps the LoRA at full strength throughout."})
+
+
+def lora_ramp(model, guider, sigmas, lora_scale_min):
+    """The paper's LoRA-scale ramp, when `model` carries an identity LoRA: a clone of `model`
+    with its own copy of the LoRA, and a StepControls setter giving it the scale
+    `lora_scales(n, lora_scale_min)[step]` before each numbered step's model call. The edited
+    and the recorded latent share that call, so they see the same scale. Calls without a step
+    (ODE-Drag's DDIM inversion) take the scale of the step evaluated at the nearest sigma, so
+    the inversion and the denoising see the same LoRA at the same noise level."""
+    lora = find_identity_lora(model)
+    if lora is None:
+        return model, []
+    if guider is not None:
+        raise ValueError("lora_scale_min: with a GUIDER the LoRA ramp cannot reach the guider's model; disconnect "
+                         "the GUIDER (use positive/negative/cfg) to drag with an identity LoRA")
+    scales = lora_scales(len(sigmas) - 1, lora_scale_min)
+    ramped = lora.with_scale(None, lora_ramp_sigmas(sigmas, scales))
+    model = with_identity_lora(model, ramped)
+
+    def set_lora_scale(step):
+        ramped.scale = None if step is None else scales[step]
+
+    return model, [set_lora_scale]
+
+
 class SDEDragAllInOne:
     DESCRIPTION = ("SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small "
                    "sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the patches "
                    "and denoises with the recorded noise, keeping the region outside the mask. method 'ode' runs the "
-                   "ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near the image to cfg at t0.")
+                   "ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near the image to cfg at t0. "
+                   "When the MODEL carries an identity LoRA (Identity LoRA node), its scale ramps with a cosine from "
+                   "lora_scale_min at t0 to 1 near the image.")
     CATEGORY = CATEGORY
     FUNCTION = "drag"
     RETURN_TYPES = ("LATENT", "LATENT")
@@ -95,11 +128,11 @@ class SDEDragAllInOne:
                 **DRAG_KNOBS, "seed": inputs.SEED,
             },
             "optional": {"negative": inputs.NEGATIVE, "mask": inputs.MASK, "guider": inputs.GUIDER,
-                         "sigmas": inputs.SIGMAS},
+                         "sigmas": inputs.SIGMAS, "lora_scale_min": LORA_SCALE_MIN},
         }
 
     def drag(self, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
-             negative=None, mask=None, guider=None, sigmas=None):
+             negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
         samples = latent_samples(latent)
         latent_format = model.model.latent_format
         sources, targets = points_in_cells(drag_points, samples, latent_format)
@@ -108,10 +141,14 @@ class SDEDragAllInOne:
         n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
         calls_per_subdrag = n_steps * (2 if method == "ode" else 1)
+        check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
+                     downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work
+        check_representable(schedule, sigmas)
+        model, setters = lora_ramp(model, guider, sigmas, lora_scale_min)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         guide = spec.build()
         controls = StepControls(guide, Progress(model, n_subdrags * calls_per_subdrag),
-                                cfg_scales=guidance_scales(n_steps, spec.base_cfg))
+                                cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
         region = mask_for(mask, samples.shape)
         sigma_min = float(model.get_model_object("model_sampling").sigma_min)
         holder = {}

@@ -28,7 +28,11 @@ PAPER_SCHEDULER = "ddim_uniform"  # DDIM's uniform timesteps 996, 991, ..., 1 at
 
 def schedule_of(model) -> Schedule:
     """The family's (a, b), read off ComfyUI's own noise scaling: a = noise_scaling(s, 0, 1)."""
-    sampling = model.get_model_object("model_sampling")
+    return schedule_of_sampling(model.get_model_object("model_sampling"))
+
+
+def schedule_of_sampling(sampling) -> Schedule:
+    """`schedule_of` for a bare `model_sampling` object (inside a sampler function)."""
     half = torch.tensor([0.5])
     a = float(sampling.noise_scaling(half, torch.zeros(1, 1), torch.ones(1, 1)).flatten()[0])
     b = float(sampling.noise_scaling(half, torch.ones(1, 1), torch.zeros(1, 1)).flatten()[0])
@@ -66,6 +70,8 @@ def choose_sigmas(model, sigmas, steps: int, t0: float) -> torch.Tensor:
         raise ValueError(f"sigmas: need a 1-D schedule of at least 2 finite values, got shape {tuple(sigmas.shape)}")
     if not bool((sigmas[:-1] > sigmas[1:]).all()):
         raise ValueError("sigmas: must be strictly decreasing (from t0 down to 0), as ComfyUI's schedulers give")
+    if float(sigmas[-1]) < 0.0:
+        raise ValueError(f"sigmas: must be >= 0, got {float(sigmas[-1]):g} at the end")
     if float(sigmas[-1]) != 0.0:
         sigmas = torch.cat([sigmas, sigmas.new_zeros(1)])
     return sigmas

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..sde_core import ddim_invert, record_forward
 from . import inputs
 from .common import CATEGORY
+from .limits import check_memory, check_representable
 from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for,
                    latent_samples, run_sampler, schedule_of, with_samples)
 from .trajectory import RecordedTrajectory
@@ -33,7 +34,9 @@ class SDEDragStochasticInversion:
     def invert(self, model, latent, steps, t0, seed, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
+        check_memory(samples.shape, len(sigmas) - 1, what="Stochastic Inversion")  # recorded on the CPU
         schedule = schedule_of(model)
+        check_representable(schedule, sigmas)
         x0 = model.model.process_latent_in(samples.clone())
         trajectory = record_forward(x0, sigmas, schedule, generator=generator_for(seed))
         recorded = RecordedTrajectory(trajectory, schedule, "sde", model.model.latent_format, _sigma_min(model))
@@ -60,7 +63,9 @@ class SDEDragODEInversion:
     def invert(self, model, positive, latent, steps, t0, negative=None, cfg=1.0, guider=None, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
+        check_memory(samples.shape, len(sigmas) - 1, 0, getattr(model, "load_device", None), "ODE Inversion")
         schedule, sigma_min = schedule_of(model), _sigma_min(model)
+        check_representable(schedule, sigmas)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         guide = spec.build()
         controls = StepControls(guide, Progress(model, len(sigmas) - 1))

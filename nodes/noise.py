@@ -6,6 +6,7 @@ import torch
 from ..sde_core import noise_to
 from . import inputs
 from .common import CATEGORY
+from .limits import check_representable
 from .host import choose_sigmas, from_model_space, generator_for, latent_samples, schedule_of, with_samples
 
 
@@ -28,6 +29,7 @@ class SDEDragNoise:
     def noise(self, model, latent, steps, t0, seed, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
+        check_representable(schedule_of(model), sigmas)
         sigma = float(sigmas[0])
         x0 = model.model.process_latent_in(samples.clone())
         eps = torch.randn(x0.shape, generator=generator_for(seed), dtype=x0.dtype)

@@ -60,7 +60,10 @@ class DragPoints:
 def _number(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"drag_points: {what} must be a number, got {type(value).__name__} {value!r:.40}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a JSON integer too large for a float (e.g. 400 digits)
+        value = math.inf
     if not math.isfinite(value) or abs(value) > MAX_COORD:
         raise ValueError(f"drag_points: {what} must be a finite number below {MAX_COORD}, got {value!r}")
     return value

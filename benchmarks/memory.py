@@ -1,0 +1,90 @@
+"""Figure 4, memory: peak RSS of a drag minus peak RSS of its equal-NFE reference, each in a
+FRESH process (`run.py --memory-worker SPEC`). In the worker: boot ComfyUI, build the model,
+reset the peak (/proc/self/clear_refs 5, so model building does not mask the run), run the
+side once, read ru_maxrss."""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import measure
+
+RUN = Path(__file__).resolve().parent / "run.py"
+MiB = 1 << 20
+
+
+def worker(spec: dict) -> dict:
+    """Runs in the fresh process."""
+    from .boot import Host, env_threads
+    from .workloads import Workloads
+
+    host = Host(spec["device"], threads=env_threads())
+    w = Workloads(host, spec["model"], spec["size"], spec["steps"], spec["t0"], spec["cfg"])
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([w.model])
+    gc.collect()
+    before = measure.current_rss()
+    reset = measure.reset_peak_rss()
+    run = w.drag if spec["side"] == "drag" else w.reference
+    run()
+    snap = w.counter.snapshot()
+    return {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "rss_before_bytes": before,
+            "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"]}
+
+
+def spawn(spec: dict) -> dict:
+    env = dict(os.environ)
+    proc = subprocess.run([sys.executable, str(RUN), "--memory-worker", json.dumps(spec)], capture_output=True,
+                          text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory worker {spec} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def trajectory_bytes(host, size: int, steps: int, t0: float, model) -> int:
+    """Bytes of the recording one sub-drag holds, from sde_core's own Trajectory.nbytes()."""
+    import torch
+
+    sde_core = host.module("sde_core")
+    sigmas = host.module("nodes.host").paper_sigmas(model, steps, t0)
+    cells = size // 8
+    return sde_core.record_forward(torch.zeros(1, 4, cells, cells), sigmas, sde_core.VP,
+                                   generator=torch.Generator().manual_seed(0)).nbytes()
+
+
+def figure_memory(host, configs: list, device: str, parallel: bool = True, log=None) -> dict:
+    """configs: [{"model", "size", "steps", "t0", "cfg"}]; every (config, side) gets its own process.
+    The processes only measure memory, so they may run side by side."""
+    from .models import build
+
+    specs = [dict(c, side=side, device=device) for c in configs for side in ("drag", "reference")]
+    with ThreadPoolExecutor(max_workers=len(specs) if parallel else 1) as pool:
+        results = list(pool.map(spawn, specs))
+    cases = []
+    tiny_model = None
+    for k, config in enumerate(configs):
+        drag, ref = results[2 * k], results[2 * k + 1]
+        if tiny_model is None:
+            tiny_model, _ = build("tiny")  # any EPS model gives the same sigmas (SD1.5's schedule)
+        traj = trajectory_bytes(host, config["size"], config["steps"], config["t0"], tiny_model)
+        diff = drag["peak_rss_bytes"] - ref["peak_rss_bytes"]
+        allowance = traj + 64 * MiB
+        cases.append({**config, "image_size": f"{config['size']}x{config['size']}", "drag": drag, "reference": ref,
+                      "difference_bytes": diff, "difference_mib": diff / MiB, "trajectory_bytes": traj,
+                      "trajectory_mib": traj / MiB, "allowance_mib": allowance / MiB, "pass": diff <= allowance,
+                      "rows_match": drag["rows"] == ref["rows"]})
+        if log:
+            log(f"  memory {config['model']} {config['size']}px: drag - reference = {diff / MiB:.1f} MiB "
+                f"(trajectory {traj / MiB:.2f} MiB + 64 MiB allowed)")
+    return {"title": "Memory: peak RSS of a drag - peak RSS of the equal-NFE reference (fresh processes)",
+            "goal": "<= trajectory bytes + 64 MiB", "value": [c["difference_mib"] for c in cases],
+            "pass": all(c["pass"] for c in cases), "cases": cases,
+            "how": "one fresh process per (configuration, side): boot, build the model, reset the peak RSS "
+                   "(/proc/self/clear_refs), run once, ru_maxrss; the reference is comfy.sample.sample_custom on a "
+                   "batch-2 LATENT over the same sigmas (same calls and rows)"}

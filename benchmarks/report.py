@@ -1,0 +1,176 @@
+"""Render benchmark JSON as the Markdown table (stdout of run.py) and as README.md's
+"Performance" section, so the README can be checked against the JSON it cites:
+
+    .venv/bin/python benchmarks/report.py benchmarks/results/<run>.json [<gpu run>.json]
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SECTION = "## Performance"
+
+
+def load(path) -> dict:
+    data = json.loads(Path(path).read_text())
+    data.setdefault("path", str(path))
+    return data
+
+
+def _s(seconds: float) -> str:
+    if seconds >= 10:
+        return f"{seconds:.1f} s"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def _mmm(st: dict, fmt=_s) -> str:
+    return f"{fmt(st['min'])} / {fmt(st['median'])} / {fmt(st['max'])}"
+
+
+def _status(fig: dict) -> str:
+    if fig.get("status") == "TODO":
+        return "TODO"
+    if fig.get("pass") is None:
+        return "-"
+    return "pass" if fig["pass"] else "**FAIL**"
+
+
+def _model(result: dict) -> str:
+    m = result["model"]
+    return f"`{m['name']}` ({m['parameters'] / 1e6:.1f} M params)"
+
+
+def _column(result: dict) -> str:
+    mach = result["machine"]
+    if mach.get("gpu"):
+        return f"GPU: {mach['gpu']}"
+    return f"CPU: {mach.get('cores_available') or mach.get('cores')} cores, {mach.get('torch_threads')} threads"
+
+
+def rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """(figure, setting, result, goal) per figure; `result` cells carry the status."""
+    f, st = result["figures"], result["settings"]
+    out = []
+    o = f["overhead"]
+    out.append(("1. Overhead ratio (SDE Drag / ComfyUI sampling, same calls)",
+                f"{_model(result)}, {st['image_size']}, steps {st['steps']} x t0 {st['t0']} = "
+                f"{st['denoising_steps']} steps, {st['sub_drags']} sub-drag, cfg {st['cfg']:g}; reference "
+                f"`{o['reference'].split(chr(39))[1]}` on a batch-2 latent; {o['drag_s']['n']} interleaved repeats",
+                f"**{o['value']:.3f}** (drag {_mmm(o['drag_s'])}; reference {_mmm(o['reference_s'])})",
+                "<= 1.05"))
+    n = f["nfe"]
+    cases = "; ".join(f"{c['model']} cfg {c['cfg']:g}, {c['sub_drags']} sub-drag(s) x {c['denoising_steps']} steps: "
+                      f"{c['calls']} calls / {c['rows']} rows (formula {c['expected_rows']})" for c in n["cases"])
+    out.append(("2. NFE per drag (counted / formula)", "model_function_wrapper counting calls and rows",
+                f"{n['value']}: {cases}", "rows = sum 2 x (1 if cfg = 1 else 2)"))
+    s = f["step_overhead"]
+    out.append(("3. Step overhead (sde_core loop, free denoiser / one UNet call)",
+                f"latent {'x'.join(map(str, s['latent_shape']))}, {s['denoising_steps']} steps; UNet "
+                f"`{s['unet_model']}` batch 1",
+                f"**{s['value'] * 100:.3f} %** ({_s(s['per_step_s']['min'])} per step vs "
+                f"{_s(s['unet_call_s']['min'])} per call)", "< 1 %"))
+    m = f["memory"]
+    parts = [f"{c['model']} {c['image_size']}, {c['steps']} x t0 {c['t0']}: **{c['difference_mib']:+.1f} MiB** "
+             f"(trajectory {c['trajectory_mib']:.2f} MiB)" for c in m["cases"]]
+    out.append(("4. Memory (peak RSS drag - equal-NFE reference, fresh processes)", "ru_maxrss per process",
+                "; ".join(parts), "<= trajectory + 64 MiB"))
+    q = f["quality"]
+    if q.get("status") == "TODO":
+        out.append(("5. Quality per NFE (demo model)", "-", f"TODO: {q['why']}", "curve"))
+    else:
+        curve = "; ".join(f"{c['steps']}: moved {c['moved']:.2f}, PSNR out {c['psnr_outside_db']:.1f} dB"
+                          for c in q["curve"])
+        out.append(("5. Quality per NFE (demo model)", f"{len(q['cases']) // len(q['curve'])} demo cases, t0 "
+                    f"{q['t0']}, steps:", f"{curve}; recommended **{q['recommended_steps']} steps**", "curve"))
+    lo = f["lora"]
+    if lo.get("status") == "TODO":
+        out.append(("6. Identity LoRA", "-", f"TODO: {lo['why']}", "ramp < 2 %"))
+    else:
+        tr = lo["training"]
+        out.append(("6. Identity LoRA: training step; LoRA + ramp per denoising step",
+                    f"rank {tr['rank']}, {tr['model']}, latent {'x'.join(map(str, tr['latent_shape']))}",
+                    f"training {_mmm(tr['s_per_step'])} per step; ramp adds **{lo['value'] * 100:.2f} %** "
+                    f"({_s(lo['added_per_step_s'])} of {_s(lo['step_s'])} per step)", "ramp < 2 %"))
+    fs = f["fresh_sampler"]
+    if fs.get("status") == "TODO":
+        out.append(("7. Fresh-noise SDE Sampler / ddpm", "-", f"TODO: {fs['why']}", "<= 1.02"))
+    else:
+        out.append(("7. Fresh-noise SDE Sampler (eta 1) / ComfyUI `ddpm`", "same sigmas, batch-1 latent",
+                    f"**{fs['value']:.3f}** (sampler {_mmm(fs['sampler_s'])}; ddpm {_mmm(fs['ddpm_s'])})",
+                    "<= 1.02"))
+    statuses = [_status(f[k]) for k in ("overhead", "nfe", "step_overhead", "memory", "quality", "lora",
+                                        "fresh_sampler")]
+    return [(a, b, c if st_ == "-" else f"{c}: {st_}", d) for (a, b, c, d), st_ in zip(out, statuses)]
+
+
+def table(results: list[dict]) -> str:
+    """One Markdown table; one result column per run (CPU run first, then a GPU run if any)."""
+    base = rows(results[0])
+    others = [rows(r) for r in results[1:]]
+    header = ["figure", "setting", _column(results[0])] + [_column(r) for r in results[1:]] + ["goal"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, (fig, setting, res, goal) in enumerate(base):
+        cells = [fig, setting, res] + [o[i][2] for o in others] + [goal]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def describe(result: dict) -> str:
+    mach, ver, run = result["machine"], result["versions"], result["run"]
+    return (f"{run['date']}, {mach['cpu'] or mach['platform']} ({mach.get('cores_available') or mach['cores']} "
+            f"cores{', ' + mach['gpu'] if mach.get('gpu') else ''}), torch {ver['torch']}, ComfyUI "
+            f"{ver['comfyui']}, {run['mode']} run of {run['seconds']:.0f} s")
+
+
+def readme_section(paths: list) -> str:
+    """README.md's Performance section for the given result files (relative to the repo)."""
+    results = [load(REPO / p) for p in paths]
+    cited = ", ".join(f"`{p}`" for p in paths)
+    lines = [
+        SECTION,
+        "",
+        "The drag costs its model calls and little else. `make bench` (`.venv/bin/python benchmarks/run.py`) "
+        "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded), the drag and "
+        "its ComfyUI reference interleaved in one process, ratios of the minimum times, min / median / max "
+        "shown; `make bench QUICK=1` is the same run on the tiny test model (a smoke test, part of `make "
+        "test`). Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
+        "",
+        table(results),
+        "",
+    ]
+    q = results[0]["figures"].get("quality", {})
+    if q.get("recommended_steps"):
+        lines.append(f"On the demo model, quality holds down to {q['recommended_steps']} steps ({q['rule']}).")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def readme_section_text(readme: str) -> str | None:
+    """The Performance section of README.md's text (up to the next '## ' heading), or None."""
+    start = readme.find("\n" + SECTION + "\n")
+    if start < 0:
+        return None
+    body = readme[start + 1:]
+    end = body.find("\n## ", len(SECTION))
+    return body if end < 0 else body[:end + 1]
+
+
+def cited_results(section: str) -> list[str]:
+    import re
+
+    seen = []
+    for p in re.findall(r"benchmarks/results/[\w.+-]+\.json", section):
+        if p not in seen:
+            seen.append(p)
+    return seen
+
+
+if __name__ == "__main__":
+    print(readme_section(sys.argv[1:]))

@@ -1,0 +1,222 @@
+"""`make bench`: how much SDE Drag costs next to its model calls, as ratios measured side by
+side in one run. Prints a Markdown table and writes the JSON under benchmarks/results/.
+
+    .venv/bin/python benchmarks/run.py            # full size: ComfyUI's SD1.5 UNet, ~10 min on 2 cores
+    .venv/bin/python benchmarks/run.py --quick    # the tiny test model only (CI smoke, ~90 s)
+    .venv/bin/python benchmarks/run.py --device cuda
+
+Set SDE_DRAG_BENCH_THREADS to pin torch's thread count.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# Run as a script: drop benchmarks/ from the front of sys.path (its module names must not
+# shadow ComfyUI's top-level modules) and reach the package from the repository root, which
+# goes at the END (the pack's nodes/ must not shadow ComfyUI's nodes.py).
+if sys.path and Path(sys.path[0]).resolve() == HERE:
+    sys.path.pop(0)
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+
+from benchmarks import figures, measure, memory, report  # noqa: E402
+
+FULL = {
+    "mode": "full", "model": "sd15-unet", "size": 256, "steps": 7, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
+    "repeats": 3, "reference_sampler": "euler_ancestral",
+    "step_overhead": {"latent_cells": 64, "steps": 200, "t0": 0.6, "repeats": 5, "unet_repeats": 3},
+    "nfe_tiny": [{"cfg": 3.0, "drag_px": 48}, {"cfg": 1.0, "drag_px": 48}],
+    "memory": [{"model": "sd15-unet", "size": 256, "steps": 7, "t0": 0.6, "cfg": 3.0},
+               {"model": "tiny", "size": 1024, "steps": 200, "t0": 0.6, "cfg": 1.0}],
+    "lora": {"rank": 4, "train_steps": 4},
+    "quality": {"steps": [200, 100, 50, 25], "t0": 0.6},
+}
+QUICK = {
+    "mode": "quick", "model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
+    "repeats": 3, "reference_sampler": "euler_ancestral",
+    "step_overhead": {"latent_cells": 64, "steps": 200, "t0": 0.6, "repeats": 3, "unet_repeats": 3},
+    "nfe_tiny": [{"cfg": 3.0, "drag_px": 48}, {"cfg": 1.0, "drag_px": 48}],
+    "memory": [{"model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0}],
+    "lora": {"rank": 4, "train_steps": 3},
+    "quality": {"steps": [50, 25], "t0": 0.6},
+}
+
+
+def log(message: str):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine(host) -> dict:
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = None
+    try:
+        ram = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    gpu = torch.cuda.get_device_name(0) if host.device.type == "cuda" else None
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "torch_threads": torch.get_num_threads(), "ram_gib": ram, "device": host.device_name, "gpu": gpu,
+            "load_average_at_start": load}
+
+
+def versions(host) -> dict:
+    import torch
+
+    from benchmarks.boot import comfyui_version
+
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                                    capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", False
+    return {"python": platform.python_version(), "torch": torch.__version__, "comfyui": comfyui_version(host.root),
+            "pack_commit": commit + ("+dirty" if dirty else "")}
+
+
+def run(config: dict, device: str, out_dir: Path) -> dict:
+    from benchmarks import models
+    from benchmarks.boot import Host, env_threads
+    from benchmarks.workloads import Workloads
+
+    started = time.time()
+    log(f"{config['mode']} run on {device}: booting ComfyUI")
+    host = Host(device, threads=env_threads())
+    result = {"schema": 1, "run": {"mode": config["mode"], "date": datetime.datetime.now(datetime.timezone.utc)
+                                   .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(
+                                       sys.argv[1:])},
+              "machine": machine(host), "versions": versions(host), "config": config}
+    log(f"building {config['model']}")
+    model, info = models.build(config["model"])
+    result["model"] = {k: v for k, v in info.items() if k != "unet_config"}
+    result["model"]["unet_config"] = info["unet_config"]
+    w = Workloads(host, config["model"], config["size"], config["steps"], config["t0"], config["cfg"],
+                  drag_px=config["drag_px"], model=model, info=info, reference_sampler=config["reference_sampler"])
+    result["settings"] = w.settings()
+    log(f"{info['name']}: {info['parameters_m']} M parameters; drag {w.points_text} on {config['size']}px, "
+        f"{w.n_steps} steps, {w.n_subdrags} sub-drag(s), cfg {w.cfg}")
+    figs = {}
+
+    # 6a. LoRA training (its LoRA is used by the interleaved loop below)
+    lora_train = figures.optional_module(host, "nodes.lora_train")
+    lora_model, training = None, None
+    if lora_train is not None and figures.optional_module(host, "nodes.lora") is not None:
+        log(f"LoRA training: rank {config['lora']['rank']}, {config['lora']['train_steps']} steps")
+        lora, training = figures.figure_lora_training(host, w, config["lora"]["train_steps"], config["lora"]["rank"])
+        lora_model = lora_train.with_identity_lora(w.model, lora)
+    sampler_module = figures.optional_module(host, "nodes.sampler")
+    fresh = sampler_module.SDEDragSampler().get_sampler(1.0)[0] if sampler_module is not None else None
+
+    # 1, 2, 6b, 7: one interleaved loop
+    log(f"interleaved timing: {config['repeats']} rounds of {', '.join(['drag', 'reference'] + (['drag_lora'] if lora_model else []) + (['fresh_sampler', 'ddpm'] if fresh else []))}")
+    loop = figures.overhead_and_lora(w, config["repeats"], lora=lora_model, fresh_sampler=fresh, log=log)
+    result["timings"] = loop
+    figs["overhead"] = figures.figure_overhead(w, loop)
+    log(f"  overhead ratio {figs['overhead']['value']:.4f}")
+
+    # 2. NFE: the timed drag on this model, plus multi-sub-drag and cfg-1 cases on the tiny model
+    nfe_cases = [figures.nfe_case(w, loop_counts=loop["counts"]["drag"])]
+    tiny = w if config["model"] == "tiny" else Workloads(host, "tiny", 256, 10, 0.6, 3.0, drag_px=16)
+    for case in config["nfe_tiny"]:
+        nfe_cases.append(figures.nfe_case(tiny, cfg=case["cfg"], drag_px=case["drag_px"]))
+    figs["nfe"] = figures.figure_nfe(nfe_cases)
+    log(f"  NFE {figs['nfe']['value']}: " + "; ".join(f"{c['calls']} calls/{c['rows']} rows (formula "
+                                                       f"{c['expected_rows']})" for c in nfe_cases))
+
+    # 3. step overhead
+    so = config["step_overhead"]
+    log(f"step overhead: sde_core loop on [1, 4, {so['latent_cells']}, {so['latent_cells']}]")
+    figs["step_overhead"] = figures.figure_step_overhead(host, w.model, info, so["latent_cells"], so["steps"],
+                                                         so["t0"], so["repeats"], so["unet_repeats"], log=log)
+    log(f"  {figs['step_overhead']['value'] * 100:.4f} % of a UNet call")
+
+    # 6. LoRA
+    if training is not None:
+        figs["lora"] = figures.figure_lora(w, training, loop)
+        log(f"  LoRA: {training['s_per_step']['min']:.3f} s/training step; ramp adds "
+            f"{figs['lora']['value'] * 100:.2f} % per step")
+    else:
+        figs["lora"] = figures.todo("Identity LoRA", "nodes/lora.py is not in this checkout")
+    # 7. fresh-noise sampler
+    if fresh is not None:
+        figs["fresh_sampler"] = figures.figure_fresh_sampler(w, loop)
+        log(f"  fresh sampler / ddpm {figs['fresh_sampler']['value']:.4f}")
+    else:
+        figs["fresh_sampler"] = figures.todo("Fresh-noise SDE Sampler / ddpm", "nodes/sampler.py is not in this "
+                                                                             "checkout")
+    # 5. quality per NFE on the demo model
+    from benchmarks import quality
+
+    log("quality per NFE on the demo model")
+    figs["quality"] = quality.figure_quality(host, config["quality"]["steps"], config["quality"]["t0"], log=log)
+
+    # 4. memory, fresh processes (last: nothing is timed while they run)
+    del w, tiny, model, lora_model
+    gc.collect()
+    log("memory: fresh processes per configuration and side")
+    figs["memory"] = memory.figure_memory(host, config["memory"], device, log=log)
+
+    result["figures"] = figs
+    result["run"]["seconds"] = round(time.time() - started, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{config['mode']}-{info['name']}-{device}.json" if config["mode"] == "quick" else \
+        f"{result['run']['date'][:10]}-{info['name']}-{device}.json"
+    path = out_dir / name
+    path.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    result["path"] = str(path)
+    log(f"wrote {path} ({result['run']['seconds']} s)")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny test model only (CI smoke run)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the JSON (default benchmarks/results/, quick runs benchmarks/results/quick/)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds of the interleaved timing (>= 3)")
+    parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_worker:
+        print(json.dumps(memory.worker(json.loads(args.memory_worker))), flush=True)
+        return 0
+    config = dict(QUICK if args.quick else FULL)
+    if args.repeats is not None:
+        if args.repeats < 3:
+            parser.error("--repeats: at least 3")
+        config["repeats"] = args.repeats
+    out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
+    result = run(config, args.device, out)
+    print(report.table([result]))
+    print(f"\nJSON: {result['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

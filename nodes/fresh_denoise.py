@@ -1,0 +1,93 @@
+"""SDE/ODE image-to-image (SDEdit) and inpainting with fresh seeded noise (no recording).
+
+The clean latent is noised to t0 in one draw, `x = a(t0) x0 + b(t0) eps`, then denoised with
+DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM) over the same sigmas. The start depends only on the
+seed, never on eta, so SDE and ODE runs with one seed differ only in the sampler. With a mask
+(or the LATENT's own `noise_mask`), after every step the region outside the mask is the
+original latent noised to that step's level with the same `eps` (ComfyUI's noise-mask
+convention); the last step (to sigma 0) leaves it equal to the original.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..sde_core import KnownRegion, noise_to, sample_eta
+from . import inputs
+from .common import CATEGORY
+from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, from_model_space, generator_for,
+                   latent_samples, mask_for, run_sampler, schedule_of, with_samples)
+from .sampler import ETA
+
+INPAINT_MASK = ("MASK", {"tooltip": "Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes "
+                                    "the input latent noised to that step's level, so the final latent equals the "
+                                    "input there. Without it the LATENT's own noise_mask (Set Latent Noise Mask) is "
+                                    "used, if any. Image or latent size."})
+T0 = ("FLOAT", {**inputs.T0[1], "tooltip": "How far the input is noised (0 < t0 <= 1): small keeps the image, "
+                                           "1 starts from (almost) pure noise, e.g. full inpainting. Ignored when "
+                                           "SIGMAS are connected."})
+
+
+def _start_out(model, x, sigma: float) -> torch.Tensor:
+    """The noised start as a LATENT (ComfyUI's convention x / a(sigma)); at a(sigma) = 0 (a flow model at
+    sigma 1, pure noise) that convention is undefined and the noise itself is returned."""
+    if schedule_of(model).a(sigma) > 0:
+        return from_model_space(model, x, sigma)
+    return model.model.process_latent_out(x.clone()).float()
+
+
+def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=None):
+    """(clean result, the noised start) as LATENTs; see the module doc."""
+    samples = latent_samples(latent)
+    schedule = schedule_of(model)
+    region = mask_for(mask if mask is not None else latent.get("noise_mask"), samples.shape)
+    guider = spec.build()
+    controls = StepControls(guider, Progress(model, len(sigmas) - 1))
+    generator = generator_for(seed)
+    x0 = model.model.process_latent_in(samples.clone())
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    sigma0 = float(sigmas[0])
+    start = noise_to(schedule, x0, sigma0, eps)
+
+    def noise_sampler(sigma, sigma_next):  # continues the seed's generator after eps: one draw per step
+        return torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+
+    def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+        known = None if region is None else KnownRegion(x0.to(x), region.to(x), eps.to(x))
+        sampler_noise = lambda s, s_next: noise_sampler(s, s_next).to(x)  # noqa: E731
+        return sample_eta(controls.wrap(denoiser), start.to(x), sigmas, extra_args=extra_args, disable=disable,
+                          eta=float(eta), noise_sampler=sampler_noise, schedule=schedule, known=known)
+
+    out = run_sampler(guider, samples, sigmas, sampler_fn, seed=seed).float()
+    return with_samples(latent, out), with_samples(latent, _start_out(model, start, sigma0))
+
+
+class SDEDragFreshDenoise:
+    DESCRIPTION = ("SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded noise, "
+                   "then denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same noised start "
+                   "for any eta, so an SDE and an ODE run differ only in the sampler. With a mask (or the latent's "
+                   "noise_mask) it inpaints: outside the mask the input is kept. t0 = 1 starts from pure noise.")
+    CATEGORY = CATEGORY
+    FUNCTION = "denoise"
+    RETURN_TYPES = ("LATENT", "LATENT")
+    RETURN_NAMES = ("latent", "noised_start")
+    OUTPUT_TOOLTIPS = ("The clean result.", "The noised latent the denoising started from (at t0).")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model": inputs.MODEL, "latent": ("LATENT", {"tooltip": "The clean input latent "
+                             "(e.g. from VAE Encode); for inpainting, the original image's latent."}),
+                             "eta": ETA, "steps": inputs.STEPS, "t0": T0, "seed": inputs.SEED},
+                "optional": {"positive": inputs.POSITIVE, "negative": inputs.NEGATIVE, "cfg": inputs.CFG,
+                             "guider": inputs.GUIDER, "mask": INPAINT_MASK, "sigmas": inputs.SIGMAS}}
+
+    def denoise(self, model, latent, eta, steps, t0, seed, positive=None, negative=None, cfg=3.0, guider=None,
+                mask=None, sigmas=None):
+        if not 0.0 <= float(eta) <= 1.0:
+            raise ValueError(f"eta: must be in [0, 1] (1 = SDE, 0 = ODE), got {eta}")
+        sigmas = choose_sigmas(model, sigmas, steps, t0)
+        spec = GuidanceSpec(model, guider, positive, negative, cfg)
+        return fresh_denoise(model, latent, eta, sigmas, seed, spec, mask)
+
+
+NODE_CLASS_MAPPINGS = {"SDEDragFreshDenoise": SDEDragFreshDenoise}
+NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragFreshDenoise": "SDE/ODE Img2Img & Inpaint (fresh noise)"}

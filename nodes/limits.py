@@ -1,0 +1,133 @@
+"""Guards that keep a hostile or oversized prompt from reaching heavy work.
+
+- `trajectory_bytes` / `check_memory`: a recording holds one latent per kept sigma, so its
+  size is known before anything is recorded. The nodes that record (the inversions and the
+  all-in-one SDE Drag) compare it with the memory available on the device the recording
+  lives on and raise a ValueError that says how much is needed, before any model call.
+- `check_representable`: a noised LATENT travels as `x / a(sigma)` (ComfyUI's convention);
+  for rectified flow at sigma >= 1, `a = 0`, so it cannot be carried (inf/NaN).
+- `guard_float_inputs`: ComfyUI's widget validation compares FLOAT values with min/max, and
+  NaN passes every comparison (a shared API-format workflow can hold `NaN`). Every pack node's
+  FLOAT input is checked to be finite before the node runs; the ValueError names the input.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+FLOAT32_BYTES = 4
+# Working latents besides the recording: the edited latent, the batched [edited; recorded]
+# model input and its output, the noise of the copy-paste, the result of each step.
+WORKING_LATENTS = 8
+# record_forward builds the list of states and then stacks it: both exist for a moment.
+STACK_FACTOR = 2
+
+
+def latent_bytes(shape) -> int:
+    return int(math.prod(int(s) for s in shape)) * FLOAT32_BYTES
+
+
+def trajectory_bytes(shape, n_steps: int) -> int:
+    """Bytes of one recording: (n_steps + 1) latents of `shape` in float32."""
+    return (int(n_steps) + 1) * latent_bytes(shape)
+
+
+def recording_need(shape, n_steps: int, n_frames: int = 0) -> int:
+    """Peak bytes of one sub-drag's recording (list + stacked copy), the frames kept across
+    sub-drags (and their concatenation at the end) and a few working latents."""
+    one = latent_bytes(shape)
+    return STACK_FACTOR * trajectory_bytes(shape, n_steps) + 2 * int(n_frames) * one + WORKING_LATENTS * one
+
+
+def available_bytes(device=None) -> int:
+    """Memory the recording can use on `device`: MemAvailable for the CPU (psutil, as ComfyUI
+    reads it), free device memory plus what ComfyUI could free by offloading models otherwise."""
+    import comfy.model_management as mm
+
+    device = torch.device("cpu") if device is None else torch.device(device)
+    if device.type in ("cpu", "mps"):
+        return int(mm.get_free_memory(device))
+    free = int(mm.get_free_memory(device))
+    try:
+        loaded = sum(int(m.model_loaded_memory()) for m in mm.current_loaded_models if m.device == device)
+    except Exception:  # noqa: BLE001 - a best-effort upper bound only
+        loaded = 0
+    return free + loaded
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} B"
+
+
+def check_memory(shape, n_steps: int, n_frames: int = 0, device=None, what: str = "SDE Drag",
+                 downscale: float | None = None) -> int:
+    """ValueError (naming latent and steps) when the recording cannot fit; else the bytes needed."""
+    need = recording_need(shape, n_steps, n_frames)
+    have = available_bytes(device)
+    if need > have:
+        b, c, h, w = (int(s) for s in shape)
+        image = f", a {round(w * downscale)}x{round(h * downscale)} image" if downscale else ""
+        raise ValueError(
+            f"latent/steps: {what} needs about {_size(need)} of memory for its recording "
+            f"({int(n_steps) + 1} states of {_size(latent_bytes(shape))}: latent {b}x{c}x{h}x{w}{image}, "
+            f"batch {b}{f', plus {n_frames} frames' if n_frames else ''}) but only {_size(have)} is available "
+            f"on {torch.device(device or 'cpu')}. Lower steps or t0 (or connect shorter SIGMAS), use a smaller "
+            "image or batch, or free memory. Nothing was computed.")
+    return need
+
+
+def check_representable(schedule, sigmas, name: str = "t0/sigmas") -> None:
+    """The noisiest level must keep some of the image: a(sigmas[0]) > 0 (rectified flow: sigma < 1)."""
+    top = float(sigmas[0])
+    a = float(schedule.a(top))
+    if not (math.isfinite(a) and a > 1e-6):
+        raise ValueError(
+            f"{name}: the schedule starts at sigma {top:g}, where this model keeps none of the image "
+            f"(a(sigma) = {a:g}: pure noise for a rectified-flow model); ComfyUI's noised LATENT cannot "
+            "carry it. Use t0 below 1 (e.g. 0.99) or SIGMAS starting below 1 (SplitSigmas).")
+
+
+def _float_inputs(cls) -> list[str]:
+    try:
+        spec = cls.INPUT_TYPES()
+    except Exception:  # noqa: BLE001 - a class we cannot read is left as it is
+        return []
+    names = []
+    for group in ("required", "optional"):
+        for name, declared in (spec.get(group) or {}).items():
+            if isinstance(declared, (tuple, list)) and declared and declared[0] == "FLOAT":
+                names.append(name)
+    return names
+
+
+def check_finite_floats(values: dict, names) -> None:
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name}: must be a finite number, got {value!r}")
+
+
+def guard_float_inputs(mappings: dict) -> None:
+    """Wrap each node class's FUNCTION so that its FLOAT inputs are checked to be finite first."""
+    for cls in mappings.values():
+        func_name = getattr(cls, "FUNCTION", None)
+        func = getattr(cls, func_name, None) if func_name else None
+        names = _float_inputs(cls)
+        if func is None or not names or getattr(func, "_sde_drag_guarded", False):
+            continue
+
+        def make(func, names):
+            @functools.wraps(func)
+            def guarded(self, *args, **kwargs):
+                check_finite_floats(kwargs, names)
+                return func(self, *args, **kwargs)
+
+            guarded._sde_drag_guarded = True
+            return guarded
+
+        setattr(cls, func_name, make(func, names))

@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-browser test serve demo bench clean-host
+.PHONY: setup setup-browser test serve demo bench eval clean-host
 
 setup:
 	@bash scripts/provision.sh
@@ -17,6 +17,14 @@ test: setup-browser
 ## ComfyUI with this pack on http://127.0.0.1:8188 (CPU). Ctrl-C stops it.
 serve: setup
 	@bash scripts/serve.sh
+
+## Drag a bundled case on the embedded demo model; writes output/demo/.
+demo: setup
+	$(PY) scripts/demo.py
+
+## Benchmarks (ratios measured in one run); QUICK=1 for the tiny-model smoke run.
+bench: setup
+	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
 
 clean-host:
 	rm -rf .host .venv

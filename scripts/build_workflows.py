@@ -193,6 +193,24 @@ def wf_diffedit(builder):
     d.decode_and_save(ode, 0, (1720, 400), "sde_drag/diffedit_ode")
 
 
+def wf_lora(builder):
+    d = Demo(builder, "# SDE-Drag with identity LoRA\nIdentity LoRA (peft) fine-tunes a rank-4 LoRA on the input image "
+                      "(paper: 100 steps), so the dragged object keeps its look. During the drag the LoRA scale "
+                      "ramps with a cosine from lora_scale_min at t0 to 1 near the image. Skip it when the edit "
+                      "merely reproduces the original (overfitting).")
+    b = builder
+    lora = b.add("SDEDragIdentityLoRA", (640, 440), {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
+    b.connect(d.loader, 0, lora, "model")
+    b.connect(d.pos, 0, lora, "positive")
+    b.connect(d.enc, 0, lora, "latent")
+    node = b.add("SDEDragAllInOne", (1000, 20), {"method": "sde", **DRAG, "lora_scale_min": 0.5}, size=[320, 440])
+    for origin, slot, name in ((lora, 0, "model"), (d.pos, 0, "positive"), (d.neg, 0, "negative"),
+                               (d.enc, 0, "latent"), (d.case, 2, "drag_points"), (d.case, 1, "mask")):
+        b.connect(origin, slot, node, name)
+    d.decode_and_save(node, 0, (1360, 20), "sde_drag/lora_result")
+    d.decode_and_save(node, 1, (1360, 200), "sde_drag/lora_trajectory", animated=True)
+
+
 WORKFLOWS = {
     "01_sde_drag_point_widget_and_mask": wf_sde_drag,
     "02_sde_drag_composable_nodes": wf_composable,
@@ -200,6 +218,7 @@ WORKFLOWS = {
     "04_img2img_sde_vs_ode": wf_img2img,
     "05_inpainting_sde_vs_ode": wf_inpaint,
     "06_diffedit_sde_vs_ode": wf_diffedit,
+    "07_sde_drag_identity_lora": wf_lora,
     "08_sde_drag_vs_ode_drag_animation": wf_drag_vs_ode,
 }
 

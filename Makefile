@@ -20,7 +20,7 @@ serve: setup
 
 ## Drag a bundled case on the embedded demo model; writes output/demo/.
 demo: setup
-	$(PY) scripts/demo.py
+	$(PY) scripts/run_demo.py
 
 ## Benchmarks (ratios measured in one run); QUICK=1 for the tiny-model smoke run.
 bench: setup

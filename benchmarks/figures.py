@@ -1,12 +1,11 @@
 """The figures of issue 12, each measured in the same run (see run.py for the order)."""
 from __future__ import annotations
 
-import importlib
 import time
 
 import torch
 
-from . import measure, models
+from . import measure
 from .measure import interleaved, ratio_stats, stats
 
 HOW = ("node classes called directly in one process (LATENT in -> LATENT out, under torch.inference_mode(), "
@@ -36,16 +35,10 @@ def overhead_and_lora(w, repeats: int, lora=None, fresh_sampler=None, log=None) 
     if fresh_sampler is not None:
         sides["fresh_sampler"] = lambda: w.comfy_sampling(fresh_sampler, 1)
         sides["ddpm"] = lambda: w.comfy_sampling("ddpm", 1)
-    # warm-up: one single-step run of every side; then count each side's model calls once
-    # inside the timed loop (the counting wrapper sits on every side's model alike)
-    last = w.sigmas[-2:].clone()
-    w.drag(sigmas=last)
-    w.reference(sigmas=last)
-    if lora is not None:
-        w.drag(model=lora, sigmas=last)
-    if fresh_sampler is not None:
-        w.comfy_sampling(fresh_sampler, 1, sigmas=last)
-        w.comfy_sampling("ddpm", 1, sigmas=last)
+    # warm-up: one single-step drag and reference (loads the model; the other sides' one-time
+    # costs are small and the minimum over rounds drops them); model calls are counted inside
+    # the timed loop (the counting wrapper sits on every side's model alike)
+    w.warm_up()
 
     def counting(name, fn):
         def run():
@@ -71,7 +64,7 @@ def figure_overhead(w, loop: dict) -> dict:
         "title": "Overhead ratio: SDE Drag / ComfyUI sampling, same model calls",
         "goal": "<= 1.05", "value": ratio["of_min"], "pass": ratio["of_min"] <= 1.05 and same,
         "ratio": ratio, "drag_s": s["drag"], "reference_s": s["reference"],
-        "drag": "SDEDragAllInOne.drag, method sde, batch-1 LATENT",
+        "drag": "SDEDragAllInOne.drag, method sde, batch-1 LATENT", "reference_sampler": w.reference_sampler,
         "reference": f"comfy.sample.sample_custom (the SamplerCustom node's body) with sampler "
                      f"'{w.reference_sampler}', batch-2 LATENT, the drag's sigmas, cfg {w.cfg}",
         "calls_match": same, "drag_calls": counts["drag"]["calls"], "reference_calls": counts["reference"]["calls"],

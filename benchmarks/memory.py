@@ -20,22 +20,33 @@ MiB = 1 << 20
 
 def worker(spec: dict) -> dict:
     """Runs in the fresh process."""
-    from .boot import Host, env_threads
+    from .boot import Host
     from .workloads import Workloads
 
-    host = Host(spec["device"], threads=env_threads())
+    host = Host(spec["device"], threads=spec.get("threads"))
     w = Workloads(host, spec["model"], spec["size"], spec["steps"], spec["t0"], spec["cfg"])
     import comfy.model_management
 
     comfy.model_management.load_models_gpu([w.model])
+    import torch
+
+    cuda = host.device.type == "cuda"
     gc.collect()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        cuda_before = torch.cuda.memory_allocated()
     before = measure.current_rss()
     reset = measure.reset_peak_rss()
     run = w.drag if spec["side"] == "drag" else w.reference
     run()
     snap = w.counter.snapshot()
-    return {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "rss_before_bytes": before,
-            "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"]}
+    out = {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "rss_before_bytes": before,
+           "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"]}
+    if cuda:
+        torch.cuda.synchronize()
+        out.update(cuda_peak_bytes=torch.cuda.max_memory_allocated(), cuda_before_bytes=cuda_before)
+    return out
 
 
 def spawn(spec: dict) -> dict:
@@ -58,13 +69,15 @@ def trajectory_bytes(host, size: int, steps: int, t0: float, model) -> int:
                                    generator=torch.Generator().manual_seed(0)).nbytes()
 
 
-def figure_memory(host, configs: list, device: str, parallel: bool = True, log=None) -> dict:
+def figure_memory(host, configs: list, device: str, log=None) -> dict:
     """configs: [{"model", "size", "steps", "t0", "cfg"}]; every (config, side) gets its own process.
-    The processes only measure memory, so they may run side by side."""
+    The processes only measure memory, so they run side by side, one torch thread each, as many
+    at a time as there are cores (more threads than cores can make OpenMP crawl)."""
     from .models import build
 
-    specs = [dict(c, side=side, device=device) for c in configs for side in ("drag", "reference")]
-    with ThreadPoolExecutor(max_workers=len(specs) if parallel else 1) as pool:
+    specs = [dict(c, side=side, device=device, threads=1) for c in configs for side in ("drag", "reference")]
+    slots = max(1, min(len(specs), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    with ThreadPoolExecutor(max_workers=slots) as pool:
         results = list(pool.map(spawn, specs))
     cases = []
     tiny_model = None
@@ -75,6 +88,8 @@ def figure_memory(host, configs: list, device: str, parallel: bool = True, log=N
         traj = trajectory_bytes(host, config["size"], config["steps"], config["t0"], tiny_model)
         diff = drag["peak_rss_bytes"] - ref["peak_rss_bytes"]
         allowance = traj + 64 * MiB
+        if "cuda_peak_bytes" in drag:
+            config = dict(config, cuda_difference_mib=(drag["cuda_peak_bytes"] - ref["cuda_peak_bytes"]) / MiB)
         cases.append({**config, "image_size": f"{config['size']}x{config['size']}", "drag": drag, "reference": ref,
                       "difference_bytes": diff, "difference_mib": diff / MiB, "trajectory_bytes": traj,
                       "trajectory_mib": traj / MiB, "allowance_mib": allowance / MiB, "pass": diff <= allowance,
@@ -85,6 +100,6 @@ def figure_memory(host, configs: list, device: str, parallel: bool = True, log=N
     return {"title": "Memory: peak RSS of a drag - peak RSS of the equal-NFE reference (fresh processes)",
             "goal": "<= trajectory bytes + 64 MiB", "value": [c["difference_mib"] for c in cases],
             "pass": all(c["pass"] for c in cases), "cases": cases,
-            "how": "one fresh process per (configuration, side): boot, build the model, reset the peak RSS "
+            "how": "one fresh process per (configuration, side), one torch thread: boot, build the model, reset the peak RSS "
                    "(/proc/self/clear_refs), run once, ru_maxrss; the reference is comfy.sample.sample_custom on a "
                    "batch-2 LATENT over the same sigmas (same calls and rows)"}

@@ -25,7 +25,12 @@ TINY_UNET = {
     "transformer_depth_output": [1, 1, 1, 1], "context_dim": 64, "use_spatial_transformer": True,
     "use_linear_in_transformer": False, "legacy": False, "adm_in_channels": None, "image_size": 32,
 }
-MODELS = {"sd15-unet": (SD15_UNET, 768, None), "tiny": (TINY_UNET, 64, 2)}
+# The tiny model without its attention layers: at 1024x1024 (a 128x128 latent) the tiny model's
+# top-level attention over 16384 tokens costs ~20 s a call on a CPU core, too slow for 120 steps;
+# for memory the UNet does not matter, only what the drag holds next to it.
+TINY_CONV_UNET = dict(TINY_UNET, transformer_depth=[0, 0], transformer_depth_output=[0, 0, 0, 0],
+                      transformer_depth_middle=-1)
+MODELS = {"sd15-unet": (SD15_UNET, 768, None), "tiny": (TINY_UNET, 64, 2), "tiny-conv": (TINY_CONV_UNET, 64, 2)}
 
 
 def _init_weights(module: torch.nn.Module, seed: int) -> None:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -21,13 +20,12 @@ def load(path) -> dict:
 
 
 def _s(seconds: float) -> str:
-    if seconds >= 10:
-        return f"{seconds:.1f} s"
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
+    """Three significant digits: 12.3 s, 1.23 s, 123 ms, 12.3 ms, 123 us."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(seconds) >= scale or unit == "us":
+            v = seconds / scale
+            return f"{v:.3g} {unit}" if abs(v) >= 100 else f"{v:#.3g} {unit}"
+    return f"{seconds} s"
 
 
 def _mmm(st: dict, fmt=_s) -> str:
@@ -51,7 +49,7 @@ def _column(result: dict) -> str:
     mach = result["machine"]
     if mach.get("gpu"):
         return f"GPU: {mach['gpu']}"
-    return f"CPU: {mach.get('cores_available') or mach.get('cores')} cores, {mach.get('torch_threads')} threads"
+    return f"CPU: {mach.get('cores_available') or mach.get('cores')} cores, torch threads {mach.get('torch_threads')}"
 
 
 def rows(result: dict) -> list[tuple[str, str, str, str]]:
@@ -62,7 +60,7 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     out.append(("1. Overhead ratio (SDE Drag / ComfyUI sampling, same calls)",
                 f"{_model(result)}, {st['image_size']}, steps {st['steps']} x t0 {st['t0']} = "
                 f"{st['denoising_steps']} steps, {st['sub_drags']} sub-drag, cfg {st['cfg']:g}; reference "
-                f"`{o['reference'].split(chr(39))[1]}` on a batch-2 latent; {o['drag_s']['n']} interleaved repeats",
+                f"`{o['reference_sampler']}` on a batch-2 latent; {o['drag_s']['n']} interleaved repeats",
                 f"**{o['value']:.3f}** (drag {_mmm(o['drag_s'])}; reference {_mmm(o['reference_s'])})",
                 "<= 1.05"))
     n = f["nfe"]
@@ -79,16 +77,20 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     m = f["memory"]
     parts = [f"{c['model']} {c['image_size']}, {c['steps']} x t0 {c['t0']}: **{c['difference_mib']:+.1f} MiB** "
              f"(trajectory {c['trajectory_mib']:.2f} MiB)" for c in m["cases"]]
-    out.append(("4. Memory (peak RSS drag - equal-NFE reference, fresh processes)", "ru_maxrss per process",
+    out.append(("4. Memory (peak RSS drag - equal-NFE reference)", "one fresh process per side, ru_maxrss",
                 "; ".join(parts), "<= trajectory + 64 MiB"))
     q = f["quality"]
     if q.get("status") == "TODO":
         out.append(("5. Quality per NFE (demo model)", "-", f"TODO: {q['why']}", "curve"))
     else:
-        curve = "; ".join(f"{c['steps']}: moved {c['moved']:.2f}, PSNR out {c['psnr_outside_db']:.1f} dB"
+        curve = "; ".join(f"steps {c['steps']} ({c['nfe_calls']:.0f} calls): error {c['centroid_error_px']:.1f} px, "
+                          f"left {c['left_at_source']:.2f}, PSNR outside {c['psnr_outside_db']:.1f} dB"
                           for c in q["curve"])
-        out.append(("5. Quality per NFE (demo model)", f"{len(q['cases']) // len(q['curve'])} demo cases, t0 "
-                    f"{q['t0']}, steps:", f"{curve}; recommended **{q['recommended_steps']} steps**", "curve"))
+        n_cases = len(q["cases"]) // len(q["curve"])
+        out.append(("5. Quality per NFE (demo model)", f"{n_cases} demo case{'s' if n_cases > 1 else ''}, t0 "
+                    f"{q['t0']}, r {q['preset']['r']}, step_size {q['preset']['step_size']}, cfg "
+                    f"{q['preset']['cfg']:g}; demo/metrics.py: object centroid error to the target, share left at the source",
+                    f"{curve}; fewest steps that hold: **{q['recommended_steps']}**", "curve"))
     lo = f["lora"]
     if lo.get("status") == "TODO":
         out.append(("6. Identity LoRA", "-", f"TODO: {lo['why']}", "ramp < 2 %"))
@@ -96,7 +98,7 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         tr = lo["training"]
         out.append(("6. Identity LoRA: training step; LoRA + ramp per denoising step",
                     f"rank {tr['rank']}, {tr['model']}, latent {'x'.join(map(str, tr['latent_shape']))}",
-                    f"training {_mmm(tr['s_per_step'])} per step; ramp adds **{lo['value'] * 100:.2f} %** "
+                    f"training {_mmm(tr['s_per_step'])} per step; LoRA + ramp add **{lo['value'] * 100:.2f} %** "
                     f"({_s(lo['added_per_step_s'])} of {_s(lo['step_s'])} per step)", "ramp < 2 %"))
     fs = f["fresh_sampler"]
     if fs.get("status") == "TODO":
@@ -140,14 +142,17 @@ def readme_section(paths: list) -> str:
         "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded), the drag and "
         "its ComfyUI reference interleaved in one process, ratios of the minimum times, min / median / max "
         "shown; `make bench QUICK=1` is the same run on the tiny test model (a smoke test, part of `make "
-        "test`). Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
+        "test`). What is timed is LATENT in -> LATENT out, model loaded, no VAE: the node classes are called "
+        "directly (not through ComfyUI's executor) with the same objects on both sides, and the reference is "
+        "`comfy.sample.sample_custom` (the SamplerCustom node's body) making the same model calls of the same "
+        "batch rows. Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
         "",
         table(results),
         "",
     ]
     q = results[0]["figures"].get("quality", {})
     if q.get("recommended_steps"):
-        lines.append(f"On the demo model, quality holds down to {q['recommended_steps']} steps ({q['rule']}).")
+        lines.append(f"Figure 5 recommends {q['recommended_steps']} steps on the demo model ({q['rule']}).")
         lines.append("")
     return "\n".join(lines)
 

@@ -5,7 +5,9 @@ side in one run. Prints a Markdown table and writes the JSON under benchmarks/re
     .venv/bin/python benchmarks/run.py --quick    # the tiny test model only (CI smoke, ~90 s)
     .venv/bin/python benchmarks/run.py --device cuda
 
-Set SDE_DRAG_BENCH_THREADS to pin torch's thread count.
+Set SDE_DRAG_BENCH_THREADS to pin torch's thread count (default: torch's own for the full run,
+1 for --quick). On a machine shared with other jobs, 2 threads on 2 cores can run many times
+slower than 1 (OpenMP threads waiting for each other): time on a quiet machine.
 """
 from __future__ import annotations
 
@@ -30,26 +32,28 @@ if sys.path and Path(sys.path[0]).resolve() == HERE:
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
-from benchmarks import figures, measure, memory, report  # noqa: E402
+from benchmarks import figures, memory, report  # noqa: E402
 
 FULL = {
-    "mode": "full", "model": "sd15-unet", "size": 256, "steps": 7, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
+    "mode": "full", "model": "sd15-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
     "repeats": 3, "reference_sampler": "euler_ancestral",
     "step_overhead": {"latent_cells": 64, "steps": 200, "t0": 0.6, "repeats": 5, "unet_repeats": 3},
     "nfe_tiny": [{"cfg": 3.0, "drag_px": 48}, {"cfg": 1.0, "drag_px": 48}],
-    "memory": [{"model": "sd15-unet", "size": 256, "steps": 7, "t0": 0.6, "cfg": 3.0},
-               {"model": "tiny", "size": 1024, "steps": 200, "t0": 0.6, "cfg": 1.0}],
+    "memory": [{"model": "sd15-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0},
+               {"model": "tiny-conv", "size": 1024, "steps": 200, "t0": 0.6, "cfg": 1.0}],
     "lora": {"rank": 4, "train_steps": 4},
-    "quality": {"steps": [200, 100, 50, 25], "t0": 0.6},
+    "quality": {"steps": [200, 100, 50, 25], "t0": 0.6, "cases": ["red_disc_right", "blue_square_down",
+                                                                  "yellow_triangle_diagonal"]},
 }
 QUICK = {
     "mode": "quick", "model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
+    "threads": 1,  # a smoke run: one torch thread stays fast on a busy shared machine
     "repeats": 3, "reference_sampler": "euler_ancestral",
     "step_overhead": {"latent_cells": 64, "steps": 200, "t0": 0.6, "repeats": 3, "unet_repeats": 3},
     "nfe_tiny": [{"cfg": 3.0, "drag_px": 48}, {"cfg": 1.0, "drag_px": 48}],
     "memory": [{"model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0}],
     "lora": {"rank": 4, "train_steps": 3},
-    "quality": {"steps": [50, 25], "t0": 0.6},
+    "quality": {"steps": [20, 10], "t0": 0.6, "cases": ["red_disc_right"]},
 }
 
 
@@ -107,7 +111,8 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
 
     started = time.time()
     log(f"{config['mode']} run on {device}: booting ComfyUI")
-    host = Host(device, threads=env_threads())
+    threads = env_threads() or config.get("threads")
+    host = Host(device, threads=threads)
     result = {"schema": 1, "run": {"mode": config["mode"], "date": datetime.datetime.now(datetime.timezone.utc)
                                    .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(
                                        sys.argv[1:])},
@@ -174,7 +179,8 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
     from benchmarks import quality
 
     log("quality per NFE on the demo model")
-    figs["quality"] = quality.figure_quality(host, config["quality"]["steps"], config["quality"]["t0"], log=log)
+    figs["quality"] = quality.figure_quality(host, config["quality"]["steps"], config["quality"]["t0"],
+                                             cases=config["quality"]["cases"], log=log)
 
     # 4. memory, fresh processes (last: nothing is timed while they run)
     del w, tiny, model, lora_model
@@ -201,6 +207,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for the JSON (default benchmarks/results/, quick runs benchmarks/results/quick/)")
     parser.add_argument("--repeats", type=int, default=None, help="rounds of the interleaved timing (>= 3)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="the drag's steps (of which round(t0 x steps) are run); default 5 (full), 10 (quick)")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_worker:
@@ -211,6 +219,10 @@ def main(argv=None):
         if args.repeats < 3:
             parser.error("--repeats: at least 3")
         config["repeats"] = args.repeats
+    if args.steps is not None:
+        config["steps"] = args.steps
+        config["memory"] = [dict(m, steps=args.steps) if m["model"] == config["model"] else m
+                            for m in config["memory"]]
     out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
     result = run(config, args.device, out)
     print(report.table([result]))

@@ -58,6 +58,10 @@ def paper_sigmas(model, steps: int, t0: float) -> torch.Tensor:
     full = comfy.samplers.calculate_sigmas(sampling, PAPER_SCHEDULER, steps).float()
     if len(full) != steps + 1:  # ddim_uniform rounds the spacing; fall back to ComfyUI's "simple"
         full = comfy.samplers.calculate_sigmas(sampling, "simple", steps).float()
+    if not bool((full[:-1] > full[1:]).all()):  # more steps than the model has noise levels
+        levels = len(torch.unique(full[:-1]))
+        raise ValueError(f"steps: {steps} steps repeat noise levels of this model's schedule ({levels} distinct); "
+                         f"use steps <= {levels}")
     return t0_sigmas(full, t0)
 
 
@@ -108,6 +112,17 @@ def from_model_space(model, x: torch.Tensor, sigma: float) -> torch.Tensor:
     return model.model.process_latent_out(x / schedule_of(model).a(float(sigma))).float()
 
 
+def _crop_like_vae_encode(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """A mask of an image whose size is not a multiple of the VAE factor: VAE Encode centre-crops
+    the image to (h * f, w * f) (ComfyUI's `vae_encode_crop_pixels`), so crop the mask the same way."""
+    mh, mw = m.shape[-2:]
+    f = min(mh // h, mw // w) if h and w else 0
+    if f < 1 or (mh % f == 0 and mw % f == 0) or mh // f != h or mw // f != w:
+        return m
+    top, left = (mh % f) // 2, (mw % f) // 2
+    return m[..., top:top + h * f, left:left + w * f]
+
+
 def mask_for(mask, latent_shape) -> torch.Tensor | None:
     """ComfyUI MASK [B?, H, W] at image or latent size -> [B or 1, 1, h, w] at latent size (1 = editable)."""
     if mask is None:
@@ -124,6 +139,7 @@ def mask_for(mask, latent_shape) -> torch.Tensor | None:
     b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
     if m.shape[0] not in (1, b):
         raise ValueError(f"mask: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
+    m = _crop_like_vae_encode(m, h, w)
     mh, mw = m.shape[-2:]
     if (mh, mw) != (h, w):
         ratio_h, ratio_w = mh / h, mw / w

@@ -75,7 +75,7 @@ def check_memory(shape, n_steps: int, n_frames: int = 0, device=None, what: str 
         raise ValueError(
             f"latent/steps: {what} needs about {_size(need)} of memory for its recording "
             f"({int(n_steps) + 1} states of {_size(latent_bytes(shape))}: latent {b}x{c}x{h}x{w}{image}, "
-            f"batch {b}{f', plus {n_frames} frames' if n_frames else ''}) but only {_size(have)} is available "
+            f"batch {b}{f', plus {n_frames} frame(s)' if n_frames else ''}) but only {_size(have)} is available "
             f"on {torch.device(device or 'cpu')}. Lower steps or t0 (or connect shorter SIGMAS), use a smaller "
             "image or batch, or free memory. Nothing was computed.")
     return need

@@ -48,6 +48,16 @@ def check_steps(steps) -> int:
     return value
 
 
+def _show(sigmas: torch.Tensor, limit: int = 8) -> str:
+    """The values for an error message, shortened: a schedule can hold thousands."""
+    values = sigmas.tolist()
+    if len(values) <= limit:
+        return str(values)
+    head = ", ".join(f"{v:g}" for v in values[: limit // 2])
+    tail = ", ".join(f"{v:g}" for v in values[-(limit // 2):])
+    return f"[{head}, ... ({len(values) - limit} more) ..., {tail}]"
+
+
 def check_sigmas(sigmas, ends_at_zero: bool = False) -> torch.Tensor:
     """``sigmas``: 1-D, finite, non-negative, strictly descending, at least two values."""
     if not isinstance(sigmas, torch.Tensor) or sigmas.ndim != 1 or len(sigmas) < 2:
@@ -56,11 +66,11 @@ def check_sigmas(sigmas, ends_at_zero: bool = False) -> torch.Tensor:
             f"sigmas must be a 1-D tensor of at least 2 values (a ComfyUI SIGMAS), got {shape}."
         )
     if not torch.isfinite(sigmas).all() or (sigmas < 0).any():
-        raise ValueError(f"sigmas must be finite and >= 0, got {sigmas.tolist()}.")
+        raise ValueError(f"sigmas must be finite and >= 0, got {_show(sigmas)}.")
     if not (sigmas[1:] < sigmas[:-1]).all():
         raise ValueError(
             "sigmas must be strictly descending (sigmas[0] is the noisiest level), "
-            f"got {sigmas.tolist()}."
+            f"got {_show(sigmas)}."
         )
     if ends_at_zero and sigmas[-1] != 0:
         raise ValueError(

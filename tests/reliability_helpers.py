@@ -23,7 +23,9 @@ import torch
 PATCHER_FIELDS = ("patches", "object_patches", "model_options", "weight_wrapper_patches", "wrappers", "callbacks",
                   "additional_models", "attachments", "injections", "hook_patches", "force_cast_weights",
                   "patches_uuid")
-GUIDER_FIELDS = ("cfg", "original_conds", "model_options", "model_patcher", "inner_model")
+# inner_model/conds/loaded_models are the guider's scratch space while ComfyUI samples with it (left set by
+# ComfyUI itself when sampling fails): not user data.
+GUIDER_FIELDS = ("cfg", "original_conds", "model_options", "model_patcher")
 
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:
@@ -229,6 +231,10 @@ class RelCountedModel:
         return {"required": {"model": ("MODEL",), "act_at": ("INT", {"default": 0, "min": 0, "max": 100000}),
                              "action": (["interrupt", "raise"],), "log": ("STRING", {"default": ""})}}
 
+    @classmethod
+    def IS_CHANGED(cls, **kwargs):
+        return float("nan")  # never cached: each prompt counts its own calls (and reruns what follows)
+
     def wrap(self, model, act_at, action, log):
         import comfy.model_management as mm
 
@@ -236,6 +242,7 @@ class RelCountedModel:
         STATE["interrupted_at"] = None
         STATE["log"] = log or None
         watch_interrupts()
+        _log()
         m = model.clone()
 
         def counted(apply_model, args):

@@ -314,6 +314,7 @@ def test_mask_adapter_gives_a_mask_in_0_1_or_names_the_mask(adapters, shape, dty
         assert torch.isfinite(m).all() and (m >= 0).all() and (m <= 1).all()
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
 @FUZZ
 @given(SHAPES, DTYPES, POISON, st.sampled_from(["dict", "no samples", "not a dict", "nested"]))
 def test_latent_adapter_refuses_nan_and_bad_shapes_naming_the_latent(adapters, shape, dtype, poison, kind):
@@ -329,6 +330,11 @@ def test_latent_adapter_refuses_nan_and_bad_shapes_naming_the_latent(adapters, s
 
 
 @pytest.fixture(scope="module")
+def limits(host):
+    return host.module("nodes.limits")
+
+
+@pytest.fixture(scope="module")
 def tiny_eps_and_flow(host):
     import tiny_models
 
@@ -338,7 +344,8 @@ def tiny_eps_and_flow(host):
 @FUZZ
 @given(st.sampled_from(["eps", "flow"]), SIGMA_LISTS | st.lists(st.floats(0, 20), max_size=5),
        st.integers(-3, 300), st.floats(-1, 2))
-def test_sigma_choice_is_a_usable_schedule_or_names_the_input(adapters, tiny_eps_and_flow, family, values, steps, t0):
+def test_sigma_choice_is_a_usable_schedule_or_names_the_input(adapters, limits, tiny_eps_and_flow, family, values,
+                                                              steps, t0):
     model = tiny_eps_and_flow[family]
     sigmas = torch.tensor(values, dtype=torch.float32) if values else None
     try:
@@ -348,4 +355,6 @@ def test_sigma_choice_is_a_usable_schedule_or_names_the_input(adapters, tiny_eps
     else:
         sde_core.check_sigmas(out, ends_at_zero=True)
         schedule = adapters.schedule_of(model)
-        assert schedule.a(float(out[0])) > 0  # a noised LATENT at sigmas[0] is finite
+        if schedule.a(float(out[0])) <= 0:  # rectified flow at sigma 1: no noised LATENT can carry it
+            with pytest.raises(ValueError, match="t0/sigmas"):
+                limits.check_representable(schedule, out)

@@ -2,7 +2,7 @@
 output/demo/: the input with its drag arrows, the SDE-Drag result, an SDE vs ODE comparison,
 and the drag trajectory as an animated WebP and GIF. Prints the drag metrics.
 
-    .venv/bin/python scripts/demo.py [--out output/demo]
+    .venv/bin/python scripts/run_demo.py [--out output/demo]
 """
 from __future__ import annotations
 

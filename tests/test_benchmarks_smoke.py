@@ -1,0 +1,71 @@
+"""`make bench QUICK=1` as a smoke test (it computes every figure and writes the JSON; the
+values are not asserted: benchmarks are never timed unit tests), and the README's
+Performance table against the committed JSON it cites."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.append(str(REPO))  # `benchmarks` (at the end: ComfyUI's modules keep their names)
+
+FIGURES = ("overhead", "nfe", "step_overhead", "memory", "quality", "lora", "fresh_sampler")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, cwd=REPO,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    files = list(out.glob("*.json"))
+    assert len(files) == 1, files
+    return proc, json.loads(files[0].read_text())
+
+
+def test_quick_bench_computes_every_figure_and_writes_the_json(quick_run):
+    proc, result = quick_run
+    assert result["run"]["mode"] == "quick" and result["model"]["name"] == "tiny"
+    for key in ("date", "seconds"):
+        assert result["run"][key]
+    for key in ("torch", "comfyui", "python"):
+        assert result["versions"][key]
+    assert result["machine"]["cores"] >= 1
+    figures = result["figures"]
+    assert set(FIGURES) <= set(figures)
+    o = figures["overhead"]
+    assert o["drag_s"]["n"] >= 3 and o["reference_s"]["n"] >= 3
+    assert o["drag_s"]["min"] <= o["drag_s"]["median"] <= o["drag_s"]["max"]
+    assert o["value"] > 0 and o["calls_match"]
+    assert figures["nfe"]["cases"] and all(c["calls"] > 0 and c["rows"] > 0 for c in figures["nfe"]["cases"])
+    assert figures["step_overhead"]["value"] > 0
+    assert all(isinstance(c["difference_bytes"], int) and c["trajectory_bytes"] > 0
+               for c in figures["memory"]["cases"])
+    for key in ("quality", "lora", "fresh_sampler"):  # computed, or a clearly marked TODO
+        assert figures[key].get("status") == "TODO" or figures[key]["value"] is not None, key
+    # stdout: the Markdown table
+    assert "| figure | setting |" in proc.stdout and "1. Overhead ratio" in proc.stdout
+
+
+def test_the_readme_performance_table_is_rendered_from_the_json_it_cites():
+    from benchmarks import report
+
+    readme = (REPO / "README.md").read_text()
+    section = report.readme_section_text(readme)
+    assert section is not None, "README.md has no '## Performance' section (benchmarks/report.py renders it)"
+    cited = report.cited_results(section)
+    assert cited, "the Performance section cites no benchmarks/results/*.json"
+    for path in cited:
+        assert (REPO / path).is_file(), f"{path} is cited by README.md but not committed"
+    results = [report.load(REPO / p) for p in cited]
+    # the full-size run, not a tiny-model one
+    assert results[0]["run"]["mode"] == "full"
+    assert results[0]["model"]["name"] == "sd15-unet" and round(results[0]["model"]["parameters"] / 1e6, 1) == 859.5
+    table = report.table(results)
+    assert table in section, (
+        "README.md's Performance table differs from the one benchmarks/report.py renders from " + ", ".join(cited)
+        + "; paste the output of `.venv/bin/python benchmarks/report.py " + " ".join(cited) + "`")

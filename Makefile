@@ -26,5 +26,9 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
 
+## SDE vs ODE measured on the demo model (drag, image-to-image, inpainting); QUICK=1 for a smoke run.
+eval: setup
+	$(PY) benchmarks/eval_demo.py $(if $(QUICK),--quick,)
+
 clean-host:
 	rm -rf .host .venv

@@ -193,6 +193,29 @@ def far_outside(masks: np.ndarray, px: int) -> np.ndarray:
 # --------------------------------------------------------------------------- the three parts
 
 
+def sign_test(k: int, n: int) -> float:
+    """Two-sided exact binomial (sign) test of k successes in n discordant pairs at p = 1/2."""
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(0, min(k, n - k) + 1)) / 2 ** n
+    return float(min(1.0, 2 * tail))
+
+
+def paired_counts(sde: list[dict], ode: list[dict]) -> dict:
+    """Case by case (same scene, drag, seed): on how many cases only SDE / only ODE succeeded
+    (or kept the identity), with the sign test's p-value over those discordant cases."""
+    out = {}
+    for key in ("success", "identity_kept"):
+        s_only = sum(bool(a[key]) and not bool(b[key]) for a, b in zip(sde, ode))
+        o_only = sum(bool(b[key]) and not bool(a[key]) for a, b in zip(sde, ode))
+        both = sum(bool(a[key]) and bool(b[key]) for a, b in zip(sde, ode))
+        out[key] = {"both": both, "sde_only": s_only, "ode_only": o_only, "neither": len(sde) - both - s_only - o_only,
+                    "sign_test_p": sign_test(s_only, s_only + o_only)}
+    closer = sum(a["centroid_error_px"] < b["centroid_error_px"] for a, b in zip(sde, ode))
+    out["sde_closer_to_target"] = {"cases": closer, "of": len(sde), "sign_test_p": sign_test(closer, len(sde))}
+    return out
+
+
 def write_sheet(folder: str, columns: dict, cases: list[dict], rows: int = 12, k: int = 3):
     """drag_sheet.png: one row per case (source red, target blue), one column per method."""
     from PIL import Image, ImageDraw
@@ -273,12 +296,14 @@ def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
             print(f"  {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
     if args.images:
         write_sheet(args.images, sheet, cases)
+    paired = {f"{t0:g}": paired_counts(per_case[f"SDE-Drag t0 {t0:g}"], per_case[f"ODE-Drag t0 {t0:g}"]) for t0 in args.t0}
     return {
         "n": len(cases), "preset": DRAG_PRESET, "t0": list(args.t0), "prompt": "the scene's prompt, e.g. 'red disc'",
         "negative": "", "mask": "box around the object at both positions + 4 px", "drag_px": [10, 16],
         "seeds": {"scenes": SEEDS["drag_scenes"], "sampler": f"{SEEDS['drag_sampler']} + case index",
                   "fresh_scenes": SEEDS["fresh_scenes"]},
         "success": dict(SUCCESS, identity_kept=True), "identity_classifier": classifier_check, "methods": methods,
+        "paired": paired,
         "cases": [{"prompt": c["prompt"], "source": c["source"], "target": c["target"], "extent": c["extent"],
                    "sampler_seed": SEEDS["drag_sampler"] + i} for i, c in enumerate(cases)],
         "per_case": per_case,
@@ -517,6 +542,14 @@ def _main(args, argv):
           f"inputs: colour {pct(drag['identity_classifier']['colour_accuracy'])}, shape "
           f"{pct(drag['identity_classifier']['shape_accuracy'])} correct. Frechet floor (fresh vs fresh, N = "
           f"{args.n}): {floor[str(args.n)]:.1f}.\n")
+    print("| t0 | success: both / SDE only / ODE only / neither (sign test p) | identity kept: both / SDE only / ODE "
+          "only / neither (p) | SDE closer to the target (p) |\n|---|---|---|---|")
+    for t0, pc in drag["paired"].items():
+        cells = [f"{c['both']} / {c['sde_only']} / {c['ode_only']} / {c['neither']} (p {c['sign_test_p']:.2f})"
+                 for c in (pc["success"], pc["identity_kept"])]
+        close = pc["sde_closer_to_target"]
+        print(f"| {t0} | {cells[0]} | {cells[1]} | {close['cases']}/{close['of']} (p {close['sign_test_p']:.2f}) |")
+    print()
     print(f"## Image-to-image (N = {i2i['n']}, steps {i2i['steps']}, t0 {i2i['t0']:g}, cfg {i2i['cfg']:g}; guide seed "
           f"{SEEDS['i2i_guides']}, sampler seed {SEEDS['i2i_sampler']})\n")
     print(i2i_table(i2i))

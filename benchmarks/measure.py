@@ -97,6 +97,21 @@ def current_rss() -> int:
         return 0
 
 
-def peak_rss() -> int:
-    """ru_maxrss in bytes (Linux reports KiB)."""
+def ru_maxrss() -> int:
+    """getrusage's ru_maxrss in bytes (Linux reports KiB). NOT this process's own peak in a
+    child started by fork + exec: Linux keeps the pre-exec peak (the parent's, copied by fork)
+    in it, and /proc/self/clear_refs does not reset that part."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_rss() -> int:
+    """This process's own peak RSS (VmHWM of /proc/self/status, reset by reset_peak_rss),
+    in bytes; ru_maxrss where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return ru_maxrss()

@@ -1,7 +1,8 @@
 """Figure 4, memory: peak RSS of a drag minus peak RSS of its equal-NFE reference, each in a
 FRESH process (`run.py --memory-worker SPEC`). In the worker: boot ComfyUI, build the model,
 reset the peak (/proc/self/clear_refs 5, so model building does not mask the run), run the
-side once, read ru_maxrss."""
+side once, read the peak (VmHWM: the process's own peak RSS; ru_maxrss is also recorded, but in
+a child started by fork + exec Linux reports the parent's peak there when it is higher)."""
 from __future__ import annotations
 
 import gc
@@ -41,7 +42,8 @@ def worker(spec: dict) -> dict:
     run = w.drag if spec["side"] == "drag" else w.reference
     run()
     snap = w.counter.snapshot()
-    out = {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "rss_before_bytes": before,
+    out = {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "ru_maxrss_bytes": measure.ru_maxrss(),
+           "rss_before_bytes": before,
            "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"]}
     if cuda:
         torch.cuda.synchronize()
@@ -101,5 +103,6 @@ def figure_memory(host, configs: list, device: str, log=None) -> dict:
             "goal": "<= trajectory bytes + 64 MiB", "value": [c["difference_mib"] for c in cases],
             "pass": all(c["pass"] for c in cases), "cases": cases,
             "how": "one fresh process per (configuration, side), one torch thread: boot, build the model, reset the peak RSS "
-                   "(/proc/self/clear_refs), run once, ru_maxrss; the reference is comfy.sample.sample_custom on a "
+                   "(/proc/self/clear_refs), run once, read the peak RSS (VmHWM; ru_maxrss of a forked-and-exec'd child "
+                   "carries the parent's peak); the reference is comfy.sample.sample_custom on a "
                    "batch-2 LATENT over the same sigmas (same calls and rows)"}

@@ -77,7 +77,7 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     m = f["memory"]
     parts = [f"{c['model']} {c['image_size']}, {c['steps']} x t0 {c['t0']}: **{c['difference_mib']:+.1f} MiB** "
              f"(trajectory {c['trajectory_mib']:.2f} MiB)" for c in m["cases"]]
-    out.append(("4. Memory (peak RSS drag - equal-NFE reference)", "one fresh process per side, ru_maxrss",
+    out.append(("4. Memory (peak RSS drag - equal-NFE reference)", "one fresh process per side, peak RSS (VmHWM)",
                 "; ".join(parts), "<= trajectory + 64 MiB"))
     q = f["quality"]
     if q.get("status") == "TODO":
@@ -98,8 +98,11 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
         tr = lo["training"]
         out.append(("6. Identity LoRA: training step; LoRA + ramp per denoising step",
                     f"rank {tr['rank']}, {tr['model']}, latent {'x'.join(map(str, tr['latent_shape']))}",
-                    f"training {_mmm(tr['s_per_step'])} per step; LoRA + ramp add **{lo['value'] * 100:.2f} %** "
-                    f"({_s(lo['added_per_step_s'])} of {_s(lo['step_s'])} per step)", "ramp < 2 %"))
+                    f"training {_mmm(tr['s_per_step'])} per step; the LoRA with its ramp adds **{lo['value'] * 100:.2f} "
+                    f"%** ({_s(lo['added_per_step_s'])} of {_s(lo['step_s'])} per step, timed inside the LoRA's code; "
+                    f"drag with / without LoRA end to end: {lo['end_to_end']['fraction'] * 100:+.1f} %, per-repeat "
+                    f"ratios {lo['end_to_end']['ratio']['per_repeat']['min']:.3f}-"
+                    f"{lo['end_to_end']['ratio']['per_repeat']['max']:.3f})", "ramp < 2 %"))
     fs = f["fresh_sampler"]
     if fs.get("status") == "TODO":
         out.append(("7. Fresh-noise SDE Sampler / ddpm", "-", f"TODO: {fs['why']}", "<= 1.02"))

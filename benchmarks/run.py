@@ -140,7 +140,8 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
 
     # 1, 2, 6b, 7: one interleaved loop
     log(f"interleaved timing: {config['repeats']} rounds of {', '.join(['drag', 'reference'] + (['drag_lora'] if lora_model else []) + (['fresh_sampler', 'ddpm'] if fresh else []))}")
-    loop = figures.overhead_and_lora(w, config["repeats"], lora=lora_model, fresh_sampler=fresh, log=log)
+    loop = figures.overhead_and_lora(w, config["repeats"], lora=lora_model, fresh_sampler=fresh,
+                                     lora_train=lora_train, log=log)
     result["timings"] = loop
     figs["overhead"] = figures.figure_overhead(w, loop)
     log(f"  overhead ratio {figs['overhead']['value']:.4f}")
@@ -164,8 +165,9 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
     # 6. LoRA
     if training is not None:
         figs["lora"] = figures.figure_lora(w, training, loop)
-        log(f"  LoRA: {training['s_per_step']['min']:.3f} s/training step; ramp adds "
-            f"{figs['lora']['value'] * 100:.2f} % per step")
+        log(f"  LoRA: {training['s_per_step']['min']:.3f} s/training step; LoRA code "
+            f"{figs['lora']['value'] * 100:.3f} % of a step (end to end "
+            f"{figs['lora']['end_to_end']['fraction'] * 100:+.2f} %)")
     else:
         figs["lora"] = figures.todo("Identity LoRA", "nodes/lora.py is not in this checkout")
     # 7. fresh-noise sampler

@@ -94,7 +94,12 @@ class IdentityLoRA:
     def _hook(self, path, factor):
         def hook(module, inputs, output):
             a, b = self._factors(path, output.device, output.dtype)
-            return output + factor * torch.nn.functional.linear(torch.nn.functional.linear(inputs[0].to(a.dtype), a), b)
+            low = torch.nn.functional.linear(inputs[0].to(a.dtype), a)
+            if output.is_contiguous() and not (torch.is_grad_enabled() and output.requires_grad):
+                # output += factor * low @ b.T in place: no full-size temporaries on the hot path
+                output.view(-1, output.shape[-1]).addmm_(low.reshape(-1, low.shape[-1]), b.t(), alpha=factor)
+                return output
+            return output + factor * torch.nn.functional.linear(low, b)
 
         return hook
 

@@ -33,18 +33,6 @@ TINY_CONV_UNET = dict(TINY_UNET, transformer_depth=[0, 0], transformer_depth_out
 MODELS = {"sd15-unet": (SD15_UNET, 768, None), "tiny": (TINY_UNET, 64, 2), "tiny-conv": (TINY_CONV_UNET, 64, 2)}
 
 
-def _init_weights(module: torch.nn.Module, seed: int) -> None:
-    """ComfyUI's ops skip initialisation (`reset_parameters` is a no-op): use torch's own."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    for m in module.modules():
-        for base in type(m).__mro__[1:]:
-            if base.__module__.startswith("torch.nn") and hasattr(base, "reset_parameters"):
-                base.reset_parameters(m)
-                break
-    torch.random.set_rng_state(state)
-
-
 def build(name: str, seed: int = 0):
     """(ModelPatcher, info) for `name` in MODELS; info = {name, parameters, unet_config, ...}."""
     import comfy.model_base
@@ -59,7 +47,9 @@ def build(name: str, seed: int = 0):
         cfg.unet_config["num_head_channels"] = -1
     cpu = torch.device("cpu")
     model = comfy.model_base.BaseModel(cfg, model_type=comfy.model_base.ModelType.EPS, device=cpu)
-    _init_weights(model.diffusion_model, seed)
+    from tiny_models import init_weights  # tests/ is on sys.path (benchmarks/boot.py)
+
+    init_weights(model.diffusion_model, seed)
     with torch.no_grad():  # real UNets zero-initialise the output conv; keep outputs tame
         model.diffusion_model.out[-1].weight.mul_(0.1)
     model.diffusion_model.eval()

@@ -22,7 +22,7 @@ _UNET = {
 _CACHE: dict = {}
 
 
-def _init_weights(module: torch.nn.Module, seed: int) -> None:
+def init_weights(module: torch.nn.Module, seed: int) -> None:
     # ComfyUI's ops skip initialisation (reset_parameters is a no-op): use torch's own.
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -62,7 +62,7 @@ def build(family: str, seed: int = 0):
     else:
         model_type = ModelType.V_PREDICTION if family == "v" else ModelType.EPS
         model = comfy.model_base.BaseModel(cfg, model_type=model_type, device=cpu)
-    _init_weights(model.diffusion_model, seed)
+    init_weights(model.diffusion_model, seed)
     with torch.no_grad():
         # Real UNets zero-initialise their output convolution; torch's default init there gives a
         # random network a large Lipschitz constant that amplifies float32 rounding (x5 at cfg 3).

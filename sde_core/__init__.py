@@ -8,6 +8,7 @@ One Gaussian posterior over ``x = a(sigma) x0 + b(sigma) eps`` gives every sampl
 from .cycle_sde import (
     Trajectory,
     cycle_step,
+    cycle_step_eta,
     record_forward,
     recorded_noise,
     sample_cycle_sde,
@@ -31,7 +32,7 @@ __all__ = [
     "Schedule", "VP", "FLOW", "t0_sigmas",
     "posterior", "forward_step", "noise_to", "eta_step",
     "KnownRegion", "sample_eta", "ddim_invert",
-    "Trajectory", "record_forward", "cycle_step", "recorded_noise",
+    "Trajectory", "record_forward", "cycle_step", "cycle_step_eta", "recorded_noise",
     "sample_cycle_sde", "sample_ode_masked",
     "linear_ramp", "cosine_ramp", "constant_ramp", "guidance_scales", "lora_scales",
     "pixels_to_cells", "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag",

@@ -21,6 +21,7 @@ __all__ = [
     "Trajectory",
     "record_forward",
     "cycle_step",
+    "cycle_step_eta",
     "recorded_noise",
     "sample_cycle_sde",
     "sample_ode_masked",
@@ -123,6 +124,43 @@ def cycle_step(schedule: Schedule, x, denoised, x_rec, denoised_rec, x_rec_next,
     return x_rec_next + mean_shift
 
 
+def cycle_step_eta(
+    schedule: Schedule, x, denoised, x_rec, denoised_rec, x_rec_next, sigma, sigma_next, eta
+):
+    """Cycle-SDE step with DDIM's ``eta`` in [0, 1] (``eta = 1``: ``cycle_step`` itself).
+
+    DDIM's eta step (``posterior.eta_step``) is ``x_s = m_eta(x_t, D) + eta std w`` with the
+    deterministic part
+
+        m_eta(x, D) = a_s D + c (x - a_t D) / b_t,    c = sqrt(b_s^2 - (eta std)^2).
+
+    The recorded noise is defined with the same eta, ``w_bar = (x_s^rec - m_eta(x_t^rec,
+    D_rec)) / (eta std)``, so the unedited latent retraces its recording; without the
+    division (``m_eta`` is affine in ``(x, D)``):
+
+        x_s = x_s^rec + (c / b_t) (x_t - x_t^rec) + (a_s - c a_t / b_t) (D - D_rec).
+
+    ``eta = 1`` returns ``cycle_step`` (``c / b_t`` and ``a_s - c a_t / b_t`` are then the
+    posterior-mean coefficients, so the value is the same; the dispatch makes it bit-equal).
+    An edit ``x_t - x_t^rec`` is kept by ``c / b_t``: ``b_s^2 / b_t^2`` at ``eta = 1`` (the
+    SDE redraws it) up to ``b_s / b_t`` at ``eta = 0``, where the step is DDIM's of ``x_t``
+    plus the recorded residual ``x_s^rec - m_0(x_t^rec, D_rec)``. On the last step
+    (``b_s = 0``) every eta gives ``x_s^rec + a_s (D - D_rec)``.
+    """
+    if eta == 1:
+        return cycle_step(schedule, x, denoised, x_rec, denoised_rec, x_rec_next, sigma, sigma_next)
+    # 1. DDIM's coefficients: m_eta(x, D) = coef_x x + coef_x0 D
+    _, _, std = posterior(schedule, sigma, sigma_next)
+    a_t, b_t = schedule.a(sigma), schedule.b(sigma)
+    a_s, b_s = schedule.a(sigma_next), schedule.b(sigma_next)
+    c = max(b_s**2 - (eta * std) ** 2, 0.0) ** 0.5
+    coef_x, coef_x0 = c / b_t, a_s - c * a_t / b_t
+    # 2. m_eta(x, D) - m_eta(x_rec, D_rec) from the differences, as in cycle_step
+    mean_shift = coef_x * (x - x_rec) + coef_x0 * (denoised - denoised_rec)
+    # 3. the step driven by the recorded noise (same eta): x_s^rec + mean_shift
+    return x_rec_next + mean_shift
+
+
 def recorded_noise(schedule: Schedule, x_rec, denoised_rec, x_rec_next, sigma, sigma_next):
     """``w_bar = (x_s^rec - mu(x_t^rec, D_rec)) / std`` (steps with ``std > 0`` only)."""
     _, _, std = posterior(schedule, sigma, sigma_next)
@@ -167,6 +205,7 @@ def sample_cycle_sde(
     schedule: Schedule = VP,
     mask=None,
     step_kwargs=None,
+    eta=1.0,
 ):
     """Cycle-SDE denoising of an edited latent ``x`` (at ``sigmas[0]``) along a recording.
 
@@ -175,9 +214,12 @@ def sample_cycle_sde(
     ``model(batch, sigma * ones(2B), **extra_args, **step_kwargs(i))`` (a model wrapper may
     condition the two halves differently, e.g. source prompt for the recorded half in
     DiffEdit). Then ``cycle_step``; then, if ``mask`` (1 = editable) is given, the region
-    outside it is taken from ``trajectory.states[i + 1]``.
+    outside it is taken from ``trajectory.states[i + 1]``. ``eta`` in [0, 1] (default 1, the
+    paper's step) selects ``cycle_step_eta``: reconstruction stays exact for every eta.
     """
     mask = _check_recorded(x, sigmas, trajectory, mask)
+    if not 0.0 <= float(eta) <= 1.0:
+        raise ValueError(f"eta must be in [0, 1] (1 = the paper's Cycle-SDE step), got {eta}.")
     extra_args = {} if extra_args is None else extra_args
     levels = sigmas.tolist()
     batch = x.shape[0]
@@ -189,8 +231,8 @@ def sample_cycle_sde(
         denoised, denoised_rec = denoised_both[:batch], denoised_both[batch:]
         if callback is not None:
             callback(payload(x, i, sigmas[i], denoised))
-        x = cycle_step(
-            schedule, x, denoised, x_rec, denoised_rec, x_rec_next, levels[i], levels[i + 1]
+        x = cycle_step_eta(
+            schedule, x, denoised, x_rec, denoised_rec, x_rec_next, levels[i], levels[i + 1], eta
         )
         x = keep_outside(x, x_rec_next, mask)
     return x

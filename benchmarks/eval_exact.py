@@ -1,0 +1,300 @@
+"""SDE vs ODE drag on an exact-score model: the paper's theorem in its own setting.
+
+    .venv/bin/python benchmarks/eval_exact.py [--n 256] [--quick] [--out PATH] [--threads 1]
+
+The model (tests/exact_mixture.py): 16x16 one-channel images of a 4x4 square (height 2) at
+any of the 256 cells on a stationary Gaussian texture (unit variance, correlation ~1.5 px),
+a Gaussian mixture over positions with closed-form denoiser, component posterior and
+log-density. So model quality cannot be a cause: every denoiser call is exact.
+
+The drag: N scenes with the object at (5, 8), dragged to (11, 8) (6 cells), the paper's
+method run with sde_core's functions (record_forward / ddim_invert, copy_paste,
+sample_cycle_sde / sample_ode_masked) on SD1.5's VP schedule, no mask, r 3 (a 6x6 patch
+holding the object), beta 0.3. Defaults: steps 200, t0 0.6, alpha 1.1, step_size 2 (three
+sub-drags), the paper's. Every configuration sees the same N input scenes and the same
+sampler seed.
+
+Measures, declared before the runs (per result, then mean and 95 % interval over N):
+- accuracy: the posterior weight of the target's component at sigma 0 (``target``); the
+  weight within one cell of it (``near``); the weight within one cell of the source
+  (``left``); the posterior-expected distance to the target in cells (``pos err``);
+- realism: the exact log-likelihood ``log p_0`` of the result minus the mean over N fresh
+  data scenes (``loglik gap``, 0 = as likely as data; positive = more likely than data is,
+  i.e. too smooth); the share of results outside the central 98 % of the fresh scenes'
+  log-likelihoods (``atypical``, 2 % for data); the Gaussian-fit KL of the whitened
+  residuals ``C^-1/2 (x - m_p)`` (p = each result's most likely position) to N(0, I)
+  (``KL fit``; its floor, the same estimator on fresh data at this N, is printed);
+- cost: denoiser calls and rows (batch entries) per image; SDE batches the edited and the
+  recorded latent in one call of 2 rows, ODE makes an inversion and a denoising call.
+
+Tables: (1) t0, (2) alpha, (3) steps, (4) the eta front (Cycle-SDE with DDIM's eta, the
+recorded noise defined with the same eta) over t0 and sub-drags, (5) quality per model call
+over steps x t0 x step_size with the cheapest plan within the paper default's interval.
+Writes benchmarks/results/eval_exact.json (every figure, the command, seeds) and a Markdown
+table file beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.join(ROOT, "tests"))
+
+import exact_mixture as em  # noqa: E402
+
+DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_exact.json")
+SOURCE, TARGET = (5, 8), (11, 8)
+PAPER = {"steps": 200, "t0": 0.6, "step_size": 2, "alpha": 1.1}
+FIXED = {"r": 3, "beta": 0.3}
+SEEDS = {"scenes": 11, "fresh": 12, "sampler": 13}
+# direction of "better" per measure: higher, lower, or closer to zero
+MEASURES = {"target": "higher", "near": "higher", "left": "lower", "pos_err": "lower",
+            "loglik_gap": "zero", "atypical": "lower"}
+HOLD_ON = ("target", "near", "pos_err", "loglik_gap", "atypical")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=None, help="scenes per configuration (default 256; 24 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (seconds): small N, few steps")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write (the Markdown goes beside it, .md)")
+    args = ap.parse_args(argv)
+    args.n = args.n or (24 if args.quick else 256)
+    return args
+
+
+def grids(quick):
+    """The configurations of every table (quick: the same tables, fewer and shorter runs)."""
+    if quick:
+        paper = {"steps": 20, "t0": 0.6, "step_size": 2, "alpha": 1.1}
+        return paper, {
+            "t0": [0.4, 0.6], "alpha": [1.0, 1.1], "steps": [10, 20], "eta": [0.0, 0.5, 1.0],
+            "eta_t0": [0.6], "eta_step_size": [2], "cost_steps": [10, 20], "cost_t0": [0.4, 0.6],
+            "cost_step_size": [2, 6],
+        }
+    return dict(PAPER), {
+        "t0": [0.2, 0.4, 0.6, 0.8], "alpha": [1.0, 1.1, 1.3], "steps": [25, 50, 100, 200],
+        "eta": [0.0, 0.25, 0.5, 0.75, 1.0], "eta_t0": [0.4, 0.6], "eta_step_size": [2, 6],
+        "cost_steps": [25, 50, 100, 200], "cost_t0": [0.3, 0.4, 0.5, 0.6], "cost_step_size": [2, 3, 6],
+    }
+
+
+class Runner:
+    """Runs one configuration on the shared scenes, once (cached by its settings)."""
+
+    def __init__(self, n):
+        self.scenes = em.TexturedObjectScenes()
+        self.inputs = self.scenes.sample(n, torch.Generator().manual_seed(SEEDS["scenes"]), points=SOURCE)
+        fresh = self.scenes.sample(n, torch.Generator().manual_seed(SEEDS["fresh"]), points=TARGET)
+        self.fresh_log_prob = self.scenes.log_prob(fresh)
+        self.cache, self.n = {}, n
+        self.reference = {
+            "fresh data at the target": self.summarise(fresh, None),
+            "input (object at the source)": self.summarise(self.inputs, None),
+        }
+
+    def summarise(self, results, cost):
+        per = em.drag_measures(self.scenes, results, SOURCE, TARGET, self.fresh_log_prob)
+        per["loglik_gap"] = per["log_prob"] - self.fresh_log_prob.mean()
+        names = {"target": "target_weight", "near": "near_target", "left": "left_at_source",
+                 "pos_err": "position_error", "loglik_gap": "loglik_gap", "atypical": "atypical"}
+        out = {}
+        for key, name in names.items():
+            mean, half = em.mean_ci(per[name])
+            out[key] = {"mean": mean, "ci95": half}
+        # the gap's interval also carries the fresh scenes' own sampling error
+        out["loglik_gap"]["ci95"] = 1.96 * (per["log_prob"].var().item() / self.n
+                                            + self.fresh_log_prob.var().item() / self.n) ** 0.5
+        out["loglik_q05"] = per["log_prob"].quantile(0.05).item() - self.fresh_log_prob.quantile(0.05).item()
+        out["kl_fit"] = em.gaussian_fit_kl(per["whitened"])
+        if cost is not None:
+            out.update(cost)
+        return out
+
+    def run(self, method, steps, t0, step_size, alpha, eta=1.0):
+        key = (method, steps, t0, step_size, alpha, eta if method == "sde" else None)
+        if key not in self.cache:
+            counter = {}
+            sigmas = em.drag_sigmas(steps, t0)
+            start = time.perf_counter()
+            out = em.drag(self.scenes.denoiser(counter=counter), self.inputs, SOURCE, TARGET, sigmas,
+                          method=method, eta=eta, alpha=alpha, step_size=step_size,
+                          generator=torch.Generator().manual_seed(SEEDS["sampler"]), **FIXED)
+            seconds = time.perf_counter() - start
+            n_sub = len(em.sde_core.plan_subdrags([SOURCE], [TARGET], step_size))
+            cost = {"calls_per_image": counter["calls"], "rows_per_image": counter["rows"] / self.n,
+                    "subdrags": n_sub, "seconds": seconds}
+            self.cache[key] = {"method": method, "steps": steps, "t0": t0, "step_size": step_size, "alpha": alpha,
+                               "eta": key[-1], **self.summarise(out, cost)}
+        return self.cache[key]
+
+
+    def reconstruct(self, steps, t0):
+        """ODE-Drag's inversion and denoising without the copy-paste: the DDIM round trip's own
+        effect on the measures (Cycle-SDE's round trip is exact: the input row)."""
+        sigmas = em.drag_sigmas(steps, t0)
+        model = self.scenes.denoiser()
+        trajectory = em.sde_core.ddim_invert(model, self.inputs, sigmas, sigma_min=em.SD15_SIGMA_MIN, disable=True)
+        out = em.sde_core.sample_ode_masked(model, trajectory.latent_at_t0, sigmas, disable=True)
+        return {"method": "ode", "steps": steps, "t0": t0, "no_edit": True, **self.summarise(out, None)}
+
+
+def holds(plan, default):
+    """Within the default's 95 % interval or better, on every measure of ``HOLD_ON``."""
+    for key in HOLD_ON:
+        p, d = plan[key]["mean"], default[key]
+        if MEASURES[key] == "higher" and p < d["mean"] - d["ci95"]:
+            return False
+        if MEASURES[key] == "lower" and p > d["mean"] + d["ci95"]:
+            return False
+        if MEASURES[key] == "zero" and abs(p) > abs(d["mean"]) + d["ci95"]:
+            return False
+    return True
+
+
+def label(row):
+    if row["method"] == "ode":
+        return "ODE-Drag"
+    return "SDE-Drag" if row["eta"] == 1.0 else f"Cycle eta {row['eta']:g}"
+
+
+def fmt(m):
+    return f"{m['mean']:.3f} ± {m['ci95']:.3f}"
+
+
+HEADER = ("| {first} | target weight | near target | left at source | pos err (cells) | loglik gap | atypical "
+          "| KL fit | calls / rows per image |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def table_rows(rows, first):
+    lines = [HEADER.format(first=first)]
+    for name, r in rows:
+        cost = f"{r['calls_per_image']} / {r['rows_per_image']:.0f}" if "calls_per_image" in r else "-"
+        lines.append(f"| {name} | {fmt(r['target'])} | {fmt(r['near'])} | {fmt(r['left'])} | {fmt(r['pos_err'])} "
+                     f"| {r['loglik_gap']['mean']:+.2f} ± {r['loglik_gap']['ci95']:.2f} | {100 * r['atypical']['mean']:.1f} % "
+                     f"| {r['kl_fit']:.2f} | {cost} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    paper, grid = grids(args.quick)
+    runner = Runner(args.n)
+    P = paper
+    tables, md = {}, []
+    refs = [(k, v) for k, v in runner.reference.items()]
+    md.append(f"N = {args.n} scenes per row, drag {SOURCE} -> {TARGET} (6 cells), r 3, beta 0.3, no mask; "
+              f"KL fit floor (fresh data) {runner.reference['fresh data at the target']['kl_fit']:.2f}.")
+    md.append("\n### References\n\n" + table_rows(refs, "scenes"))
+
+    rows = []
+    for t0 in grid["t0"]:
+        for method in ("sde", "ode"):
+            rows.append((f"{label({'method': method, 'eta': 1.0})} t0 {t0:g}",
+                         runner.run(method, P["steps"], t0, P["step_size"], P["alpha"])))
+    tables["t0"] = rows
+    md.append(f"\n### t0 (steps {P['steps']}, step_size {P['step_size']}, alpha {P['alpha']:g})\n\n" + table_rows(rows, "method"))
+
+    rows = []
+    for alpha in grid["alpha"]:
+        for method in ("sde", "ode"):
+            rows.append((f"{label({'method': method, 'eta': 1.0})} alpha {alpha:g}",
+                         runner.run(method, P["steps"], P["t0"], P["step_size"], alpha)))
+    tables["alpha"] = rows
+    md.append(f"\n### alpha (steps {P['steps']}, t0 {P['t0']:g}, step_size {P['step_size']})\n\n" + table_rows(rows, "method"))
+
+    rows = []
+    for steps in grid["steps"]:
+        for method in ("sde", "ode"):
+            rows.append((f"{label({'method': method, 'eta': 1.0})} {steps} steps",
+                         runner.run(method, steps, P["t0"], P["step_size"], P["alpha"])))
+    for steps in grid["steps"]:
+        rows.append((f"ODE no edit (invert + denoise) {steps} steps", runner.reconstruct(steps, P["t0"])))
+    tables["steps"] = rows
+    md.append(f"\n### steps (t0 {P['t0']:g}, step_size {P['step_size']}, alpha {P['alpha']:g})\n\n" + table_rows(rows, "method"))
+
+    rows = []
+    for t0 in grid["eta_t0"]:
+        for step_size in grid["eta_step_size"]:
+            for eta in grid["eta"]:
+                r = runner.run("sde", P["steps"], t0, step_size, P["alpha"], eta)
+                rows.append((f"{label(r)}, t0 {t0:g}, {r['subdrags']} sub-drags", r))
+            r = runner.run("ode", P["steps"], t0, step_size, P["alpha"])
+            rows.append((f"ODE-Drag, t0 {t0:g}, {r['subdrags']} sub-drags", r))
+    tables["eta"] = rows
+    md.append(f"\n### eta front (steps {P['steps']}, alpha {P['alpha']:g})\n\n" + table_rows(rows, "method"))
+
+    cost = {}
+    for method in ("sde", "ode"):
+        default = runner.run(method, P["steps"], P["t0"], P["step_size"], P["alpha"])
+        plans = []
+        for steps in grid["cost_steps"]:
+            for t0 in grid["cost_t0"]:
+                for step_size in grid["cost_step_size"]:
+                    r = runner.run(method, steps, t0, step_size, P["alpha"])
+                    plans.append({**r, "holds": holds(r, default)})
+        plans.sort(key=lambda r: (r["rows_per_image"], -r["target"]["mean"]))
+        holding = [p for p in plans if p["holds"]]
+        cheapest = holding[0] if holding else None
+        cost[method] = {"default": default, "plans": plans, "cheapest_holding": cheapest,
+                        "cheapest_rows_fraction": (cheapest["rows_per_image"] / default["rows_per_image"]) if cheapest else None}
+    tables["cost"] = cost
+    lines = ["| method | steps | t0 | sub-drags | calls / rows per image | target weight | pos err | loglik gap | atypical | holds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for method in ("sde", "ode"):
+        for r in cost[method]["plans"]:
+            lines.append(f"| {label(r)} | {r['steps']} | {r['t0']:g} | {r['subdrags']} | {r['calls_per_image']} / "
+                         f"{r['rows_per_image']:.0f} | {fmt(r['target'])} | {fmt(r['pos_err'])} | "
+                         f"{r['loglik_gap']['mean']:+.2f} ± {r['loglik_gap']['ci95']:.2f} | "
+                         f"{100 * r['atypical']['mean']:.1f} % | {'yes' if r['holds'] else 'no'} |")
+    summary = []
+    for method in ("sde", "ode"):
+        c, d = cost[method]["cheapest_holding"], cost[method]["default"]
+        name = "SDE-Drag" if method == "sde" else "ODE-Drag"
+        if c is None:
+            summary.append(f"- {name}: no plan holds the default's interval.")
+        else:
+            summary.append(f"- {name}: cheapest plan within the default's interval: steps {c['steps']}, t0 {c['t0']:g}, "
+                           f"{c['subdrags']} sub-drag(s) = {c['rows_per_image']:.0f} rows per image vs "
+                           f"{d['rows_per_image']:.0f} for the default ({100 * cost[method]['cheapest_rows_fraction']:.1f} %).")
+    md.append(f"\n### quality per model call (alpha {P['alpha']:g}; default steps {P['steps']}, t0 {P['t0']:g}, "
+              f"step_size {P['step_size']}; holds = within the default's 95 % interval or better on target weight, "
+              f"near target, pos err, |loglik gap| and atypical)\n\n" + "\n".join(lines) + "\n\n" + "\n".join(summary))
+
+    report = "\n".join(md)
+    print(report)
+    total = time.perf_counter() - t_start
+    result = {
+        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/eval_exact.py", *(argv if argv is not None else sys.argv[1:])]),
+        "mode": "quick" if args.quick else "full",
+        "n": args.n, "seeds": SEEDS, "source": SOURCE, "target": TARGET, "fixed": FIXED, "paper_default": P,
+        "model": {"size": runner.scenes.size, "side": runner.scenes.side, "amplitude": runner.scenes.amplitude,
+                  "texture": "stationary, spectrum (1 + (2 pi 1.5 |f|)^2)^-1.5, unit pixel variance",
+                  "schedule": "SD1.5 VP (scaled-linear betas 0.00085..0.012)"},
+        "measures": {k: v for k, v in MEASURES.items()}, "hold_on": HOLD_ON,
+        "reference": runner.reference,
+        "tables": {k: ([{"name": n, **r} for n, r in v] if isinstance(v, list) else v) for k, v in tables.items()},
+        "timings": {"total_s": total, "threads": args.threads, "machine": platform.platform()},
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+        f.write(report + "\n")
+    print(f"\nwrote {args.out} ({total:.0f} s)")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -26,9 +26,11 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
 
-## SDE vs ODE measured on the demo model (drag, image-to-image, inpainting); QUICK=1 for a smoke run.
+## SDE vs ODE measured on the demo model (drag, image-to-image, inpainting) and on the exact-score
+## model (drag, eta front, quality per call); QUICK=1 for a smoke run.
 eval: setup
 	$(PY) benchmarks/eval_demo.py $(if $(QUICK),--quick,)
+	$(PY) benchmarks/eval_exact.py $(if $(QUICK),--quick,)
 
 clean-host:
 	rm -rf .host .venv

@@ -51,6 +51,7 @@ sys.path.append(os.path.join(ROOT, "tests"))
 import exact_mixture as em  # noqa: E402
 
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_exact.json")
+QUICK_OUT = os.path.join(ROOT, "benchmarks", "results", "quick", "eval_exact.json")  # git-ignored: never the full run
 SOURCE, TARGET = (5, 8), (11, 8)
 PAPER = {"steps": 200, "t0": 0.6, "step_size": 2, "alpha": 1.1}
 FIXED = {"r": 3, "beta": 0.3}
@@ -66,8 +67,11 @@ def parse_args(argv=None):
     ap.add_argument("--n", type=int, default=None, help="scenes per configuration (default 256; 24 with --quick)")
     ap.add_argument("--quick", action="store_true", help="a smoke run (seconds): small N, few steps")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write (the Markdown goes beside it, .md)")
+    ap.add_argument("--out", default=None,
+                    help="the JSON to write, the Markdown beside it (.md); default benchmarks/results/eval_exact.json, "
+                         "results/quick/eval_exact.json with --quick")
     args = ap.parse_args(argv)
+    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     args.n = args.n or (24 if args.quick else 256)
     return args
 

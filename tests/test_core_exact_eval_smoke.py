@@ -1,0 +1,63 @@
+"""`benchmarks/eval_exact.py --quick` (SDE vs ODE drag on the exact-score model) as a smoke
+test: every table is computed, every figure finite, the costs are the ones the loop makes,
+and the JSON says how it was made (the values are the full run's to report, not asserted)."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MEASURES = ("target", "near", "left", "pos_err", "loglik_gap", "atypical")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval_exact") / "eval_exact.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "eval_exact.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc, json.loads(out.read_text()), out.with_suffix(".md").read_text()
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_row(row):
+    for key in MEASURES:
+        assert finite(row[key]["mean"]) and finite(row[key]["ci95"]) and row[key]["ci95"] >= 0, (key, row[key])
+    assert finite(row["kl_fit"]) and finite(row["loglik_q05"])
+
+
+def test_quick_exact_eval_computes_every_table_with_intervals_and_costs(quick_run):
+    proc, r, md = quick_run
+    assert r["mode"] == "quick" and "--quick" in r["command"] and "benchmarks/eval_exact.py" in r["command"]
+    assert r["n"] >= 8 and all(isinstance(v, int) for v in r["seeds"].values())
+    for ref in r["reference"].values():
+        check_row(ref)
+    assert r["reference"]["fresh data at the target"]["target"]["mean"] > 0.95  # data: the object is where drawn
+    for table in ("t0", "alpha", "steps", "eta"):
+        rows = r["tables"][table]
+        assert rows and all(check_row(row) is None for row in rows)
+    etas = {row["eta"] for row in r["tables"]["eta"] if row["method"] == "sde"}
+    assert {0.0, 1.0} <= etas
+    p = r["paper_default"]
+    for method, per_step in (("sde", (1, 2)), ("ode", (2, 2))):
+        cost = r["tables"]["cost"][method]
+        assert len(cost["plans"]) >= 4 and cost["default"]["steps"] == p["steps"]
+        for plan in cost["plans"]:
+            check_row(plan)
+            steps = round(plan["t0"] * plan["steps"]) * plan["subdrags"]
+            # calls and rows counted on the denoiser match the method's cost model
+            assert plan["calls_per_image"] == per_step[0] * steps and plan["rows_per_image"] == per_step[1] * steps
+        rows = [plan["rows_per_image"] for plan in cost["plans"]]
+        assert rows == sorted(rows)
+        cheapest = cost["cheapest_holding"]
+        assert cheapest is None or (cheapest["holds"] and cheapest["rows_per_image"] <= cost["default"]["rows_per_image"])
+    for heading in ("### t0", "### alpha", "### steps", "### eta front", "### quality per model call"):
+        assert heading in proc.stdout and heading in md

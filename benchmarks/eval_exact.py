@@ -101,6 +101,11 @@ class Runner:
         fresh = self.scenes.sample(n, torch.Generator().manual_seed(SEEDS["fresh"]), points=TARGET)
         self.fresh_log_prob = self.scenes.log_prob(fresh)
         self.cache, self.n = {}, n
+        (src_rows, src_cols), (tgt_rows, tgt_cols) = em.sde_core.patch_bounds(SOURCE, TARGET, FIXED["r"], 16, 16)
+        target_sq, source_sq = torch.zeros(16, 16, dtype=torch.bool), torch.zeros(16, 16, dtype=torch.bool)
+        target_sq[tgt_rows, tgt_cols], source_sq[src_rows, src_cols] = True, True
+        self.regions = {"target square": target_sq, "source square": source_sq & ~target_sq,
+                        "elsewhere": ~(target_sq | source_sq)}
         self.reference = {
             "fresh data at the target": self.summarise(fresh, None),
             "input (object at the source)": self.summarise(self.inputs, None),
@@ -120,6 +125,9 @@ class Runner:
                                             + self.fresh_log_prob.var().item() / self.n) ** 0.5
         out["loglik_q05"] = per["log_prob"].quantile(0.05).item() - self.fresh_log_prob.quantile(0.05).item()
         out["kl_fit"] = em.gaussian_fit_kl(per["whitened"])
+        # where realism is lost: variance of the whitened residual per region (1 for data)
+        z = per["whitened"].reshape(-1, self.scenes.size, self.scenes.size)
+        out["whitened_var"] = {name: z[:, region].var().item() for name, region in self.regions.items()}
         if cost is not None:
             out.update(cost)
         return out
@@ -141,6 +149,18 @@ class Runner:
                                "eta": key[-1], **self.summarise(out, cost)}
         return self.cache[key]
 
+
+    def posterior_at_t0(self, steps, t0, alpha):
+        """The exact component posterior of Cycle-SDE's pasted latent at t0: the first
+        operations of ``em.drag`` with the same seed (record_forward, noise, copy_paste), so
+        with one sub-drag it is the very latent the SDE run denoised."""
+        sigmas = em.drag_sigmas(steps, t0)
+        pasted = em.pasted_latent(self.inputs, SOURCE, TARGET, sigmas, alpha=alpha, generator=torch.Generator().manual_seed(
+            SEEDS["sampler"]), **FIXED)
+        post = self.scenes.component_posterior(pasted, sigmas[0].item())
+        near = (post * (em._cell_distance(16, TARGET) <= 1.5)).flatten(1).sum(1)
+        return {"sigma_t0": sigmas[0].item(), "target": dict(zip(("mean", "ci95"), em.mean_ci(post[:, TARGET[1], TARGET[0]]))),
+                "near": dict(zip(("mean", "ci95"), em.mean_ci(near)))}
 
     def reconstruct(self, steps, t0):
         """ODE-Drag's inversion and denoising without the copy-paste: the DDIM round trip's own
@@ -239,6 +259,26 @@ def main(argv=None):
     tables["eta"] = rows
     md.append(f"\n### eta front (steps {P['steps']}, alpha {P['alpha']:g})\n\n" + table_rows(rows, "method"))
 
+    rows, lines = [], ["| t0 | sigma(t0) | posterior at t0 of the pasted latent: target / near | SDE-Drag result: "
+                       "target / near | ODE-Drag result: target / near |", "|---|---|---|---|---|"]
+    for t0 in grid["t0"]:
+        at_t0 = runner.posterior_at_t0(P["steps"], t0, P["alpha"])
+        sde = runner.run("sde", P["steps"], t0, 6, P["alpha"])
+        ode = runner.run("ode", P["steps"], t0, 6, P["alpha"])
+        rows.append({"t0": t0, "posterior_at_t0": at_t0, "sde": {k: sde[k] for k in ("target", "near")},
+                     "ode": {k: ode[k] for k in ("target", "near")}})
+        lines.append(f"| {t0:g} | {at_t0['sigma_t0']:.2f} | {fmt(at_t0['target'])} / {fmt(at_t0['near'])} | "
+                     f"{fmt(sde['target'])} / {fmt(sde['near'])} | {fmt(ode['target'])} / {fmt(ode['near'])} |")
+    tables["position_at_t0"] = rows
+    md.append(f"\n### cause: where the object lands (steps {P['steps']}, one sub-drag, alpha {P['alpha']:g})\n\n"
+              + "\n".join(lines))
+
+    lines = ["| method | " + " | ".join(runner.regions) + " |", "|---" * (1 + len(runner.regions)) + "|"]
+    for name, r in tables["eta"]:
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in r["whitened_var"].values()) + " |")
+    md.append("\n### cause: where realism is lost (variance of the whitened residual about the most likely "
+              "position, by region; data: 1)\n\n" + "\n".join(lines))
+
     cost = {}
     for method in ("sde", "ode"):
         default = runner.run(method, P["steps"], P["t0"], P["step_size"], P["alpha"])
@@ -288,7 +328,8 @@ def main(argv=None):
                   "schedule": "SD1.5 VP (scaled-linear betas 0.00085..0.012)"},
         "measures": {k: v for k, v in MEASURES.items()}, "hold_on": HOLD_ON,
         "reference": runner.reference,
-        "tables": {k: ([{"name": n, **r} for n, r in v] if isinstance(v, list) else v) for k, v in tables.items()},
+        "tables": {k: ([{"name": r[0], **r[1]} if isinstance(r, tuple) else r for r in v] if isinstance(v, list) else v)
+                   for k, v in tables.items()},
         "timings": {"total_s": total, "threads": args.threads, "machine": platform.platform()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -192,6 +192,15 @@ def drag(model, latent, source, target, sigmas, *, method="sde", eta=1.0, r=3, a
     return current
 
 
+def pasted_latent(latent, source, target, sigmas, *, r=3, alpha=1.1, beta=0.3, generator=None, schedule=sde_core.VP):
+    """The latent Cycle-SDE denoises in a one-sub-drag ``drag``: ``record_forward`` to
+    ``sigmas[0]``, then ``copy_paste`` (the same draws, in the same order, from ``generator``)."""
+    trajectory = sde_core.record_forward(latent, sigmas, schedule, generator=generator)
+    noise = torch.randn(latent.shape, generator=generator, dtype=latent.dtype)
+    scale = schedule.vp_scale(sigmas[0].item())
+    return sde_core.copy_paste(trajectory.latent_at_t0, [source], [target], r, alpha, beta, noise, scale)
+
+
 def model_calls(method, steps, t0, n_subdrags):
     """Model calls and rows per image: SDE one call of 2 rows per step (edited + recorded),
     ODE one inversion and one denoising call of 1 row per step."""

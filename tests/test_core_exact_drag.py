@@ -11,7 +11,7 @@ from core_problems import one_thread  # noqa: F401  (autouse)
 import pytest
 import torch
 
-from exact_mixture import TexturedObjectScenes, drag, drag_measures, drag_sigmas, gaussian_fit_kl
+from exact_mixture import TexturedObjectScenes, drag, drag_measures, drag_sigmas, gaussian_fit_kl, pasted_latent
 
 N, STEPS, SOURCE, TARGET = 128, 50, (5, 8), (11, 8)
 
@@ -71,3 +71,18 @@ def test_cycle_sde_below_eta_one_loses_realism_without_reaching_odes_accuracy(ru
         assert run["atypical"] > 5 * runs["sde"]["atypical"] + 0.1, name
         assert run["near"] < runs["ode"]["near"], name
     assert runs["eta 0"]["gap"] < runs["eta 0.5"]["gap"] < runs["sde"]["gap"]
+
+
+@pytest.mark.parametrize("t0", (0.4, 0.6))
+def test_sde_places_the_object_as_the_exact_posterior_at_t0_of_the_pasted_latent_says(t0):
+    # The paper's theorem in this setting: from the pasted latent the SDE samples p(x0 | x_t0),
+    # so where the object lands is what the exact posterior at t0 gives, within sampling error.
+    scenes = TexturedObjectScenes()
+    inputs = scenes.sample(N, torch.Generator().manual_seed(5), points=SOURCE)
+    sigmas = drag_sigmas(STEPS, t0)
+    pasted = pasted_latent(inputs, SOURCE, TARGET, sigmas, generator=torch.Generator().manual_seed(7))
+    at_t0 = scenes.component_posterior(pasted, sigmas[0].item())[:, TARGET[1], TARGET[0]]
+    results = drag(scenes.denoiser(), inputs, SOURCE, TARGET, sigmas, step_size=6, generator=torch.Generator().manual_seed(7))
+    landed = scenes.component_posterior(results, 0.0)[:, TARGET[1], TARGET[0]]
+    # a posterior weight w is the probability of a landing: the mean landing is within 3 binomial std of it
+    assert abs(landed.mean() - at_t0.mean()) < 3 * (at_t0.mean() * (1 - at_t0.mean()) / N) ** 0.5, (landed.mean(), at_t0.mean())

@@ -59,5 +59,12 @@ def test_quick_exact_eval_computes_every_table_with_intervals_and_costs(quick_ru
         assert rows == sorted(rows)
         cheapest = cost["cheapest_holding"]
         assert cheapest is None or (cheapest["holds"] and cheapest["rows_per_image"] <= cost["default"]["rows_per_image"])
-    for heading in ("### t0", "### alpha", "### steps", "### eta front", "### quality per model call"):
+    for row in r["tables"]["position_at_t0"]:
+        assert row["posterior_at_t0"]["sigma_t0"] > 0
+        assert all(0 <= row[k]["near"]["mean"] <= 1 + 1e-9 for k in ("posterior_at_t0", "sde", "ode"))
+    for row in r["tables"]["eta"]:
+        assert set(row["whitened_var"]) == {"target square", "source square", "elsewhere"}
+        assert all(finite(v) and v > 0 for v in row["whitened_var"].values())
+    for heading in ("### t0", "### alpha", "### steps", "### eta front", "### quality per model call",
+                    "### cause: where the object lands", "### cause: where realism is lost"):
         assert heading in proc.stdout and heading in md

@@ -28,8 +28,11 @@ Measures, declared before the runs (per result, then mean and 95 % interval over
   recorded latent in one call of 2 rows, ODE makes an inversion and a denoising call.
 
 Tables: (1) t0, (2) alpha, (3) steps, (4) the eta front (Cycle-SDE with DDIM's eta, the
-recorded noise defined with the same eta) over t0 and sub-drags, (5) quality per model call
-over steps x t0 x step_size with the cheapest plan within the paper default's interval.
+recorded noise defined with the same eta) over t0 and sub-drags, (5) causes: where the
+object lands against the exact posterior at t0 of the pasted latent, where realism is lost
+(whitened residual variance by region), the object's contrast (height 2, 3, 4), (6) quality
+per model call over steps x t0 x step_size with the cheapest plan within the paper default's
+interval.
 Writes benchmarks/results/eval_exact.json (every figure, the command, seeds) and a Markdown
 table file beside it.
 """
@@ -83,20 +86,21 @@ def grids(quick):
         return paper, {
             "t0": [0.4, 0.6], "alpha": [1.0, 1.1], "steps": [10, 20], "eta": [0.0, 0.5, 1.0],
             "eta_t0": [0.6], "eta_step_size": [2], "cost_steps": [10, 20], "cost_t0": [0.4, 0.6],
-            "cost_step_size": [2, 6],
+            "cost_step_size": [2, 6], "amplitude": [2.0, 4.0], "contrast_t0": [0.6],
         }
     return dict(PAPER), {
         "t0": [0.2, 0.4, 0.6, 0.8], "alpha": [1.0, 1.1, 1.3], "steps": [25, 50, 100, 200],
         "eta": [0.0, 0.25, 0.5, 0.75, 1.0], "eta_t0": [0.4, 0.6], "eta_step_size": [2, 6],
         "cost_steps": [25, 50, 100, 200], "cost_t0": [0.3, 0.4, 0.5, 0.6], "cost_step_size": [2, 3, 6],
+        "amplitude": [2.0, 3.0, 4.0], "contrast_t0": [0.4, 0.6],
     }
 
 
 class Runner:
     """Runs one configuration on the shared scenes, once (cached by its settings)."""
 
-    def __init__(self, n):
-        self.scenes = em.TexturedObjectScenes()
+    def __init__(self, n, amplitude=2.0):
+        self.scenes = em.TexturedObjectScenes(amplitude=amplitude)
         self.inputs = self.scenes.sample(n, torch.Generator().manual_seed(SEEDS["scenes"]), points=SOURCE)
         fresh = self.scenes.sample(n, torch.Generator().manual_seed(SEEDS["fresh"]), points=TARGET)
         self.fresh_log_prob = self.scenes.log_prob(fresh)
@@ -278,6 +282,20 @@ def main(argv=None):
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in r["whitened_var"].values()) + " |")
     md.append("\n### cause: where realism is lost (variance of the whitened residual about the most likely "
               "position, by region; data: 1)\n\n" + "\n".join(lines))
+
+    rows = []
+    for amplitude in grid["amplitude"]:
+        other = runner if amplitude == runner.scenes.amplitude else Runner(args.n, amplitude)
+        for t0 in grid["contrast_t0"]:
+            at_t0 = other.posterior_at_t0(P["steps"], t0, P["alpha"])
+            for method in ("sde", "ode"):
+                r = other.run(method, P["steps"], t0, 6, P["alpha"])
+                r = {**r, "amplitude": amplitude, "posterior_at_t0": at_t0}
+                rows.append((f"{label(r)}, object height {amplitude:g}, t0 {t0:g} (posterior at t0: "
+                             f"{at_t0['target']['mean']:.2f})", r))
+    tables["contrast"] = rows
+    md.append(f"\n### cause: the object's contrast (steps {P['steps']}, one sub-drag, alpha {P['alpha']:g}; "
+              f"texture std 1)\n\n" + table_rows(rows, "method"))
 
     cost = {}
     for method in ("sde", "ode"):

@@ -97,8 +97,9 @@ def test_eta_zero_is_ddim_plus_the_recorded_residual_and_small_eta_tends_to_it(k
     schedule = SCHEDULES[kind]
     x, d, x_rec, d_rec, x_next = _five()
     for sigma, sigma_next in _levels(kind):
-        ddim = lambda z, dz: sde_core.eta_step(schedule, z, dz, sigma, sigma_next, 0.0)  # noqa: E731
-        expected = ddim(x, d) + (x_next - ddim(x_rec, d_rec))
+        ddim_x = sde_core.eta_step(schedule, x, d, sigma, sigma_next, 0.0)
+        ddim_rec = sde_core.eta_step(schedule, x_rec, d_rec, sigma, sigma_next, 0.0)
+        expected = ddim_x + (x_next - ddim_rec)
         zero = sde_core.cycle_step_eta(schedule, x, d, x_rec, d_rec, x_next, sigma, sigma_next, 0.0)
         torch.testing.assert_close(zero, expected, rtol=0, atol=1e-12)
         small = sde_core.cycle_step_eta(schedule, x, d, x_rec, d_rec, x_next, sigma, sigma_next, 1e-4)

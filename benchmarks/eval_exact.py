@@ -1,6 +1,7 @@
 """SDE vs ODE drag on an exact-score model: the paper's theorem in its own setting.
 
     .venv/bin/python benchmarks/eval_exact.py [--n 256] [--quick] [--out PATH] [--threads 1]
+    .venv/bin/python benchmarks/eval_exact.py --readme [JSON]   # the README's tables from a run's JSON
 
 The model (tests/exact_mixture.py): 16x16 one-channel images of a 4x4 square (height 2) at
 any of the 256 cells on a stationary Gaussian texture (unit variance, correlation ~1.5 px),
@@ -213,7 +214,102 @@ def table_rows(rows, first):
     return "\n".join(lines)
 
 
+def readme_tables(result):
+    """The README's tables ("SDE vs ODE on an exact-score model"), rendered from a full run's JSON."""
+    t, ref = result["tables"], result["reference"]["fresh data at the target"]
+
+    def pm(m, d=2):
+        return f"{m['mean']:.{d}f} ± {m['ci95']:.{d}f}"
+
+    def pct(m):
+        return f"{100 * m['mean']:.1f} %"
+
+    def short(row):
+        return "ODE" if row["method"] == "ode" else ("SDE" if row["eta"] == 1.0 else f"eta {row['eta']:g}")
+
+    out = {}
+    lines = ["| method | t0 | target weight | near target | loglik gap | atypical | KL fit | pasted square var | rows / image |",
+             "|---|---|---|---|---|---|---|---|---|",
+             f"| fresh data | - | {pm(ref['target'])} | {pm(ref['near'])} | {pm(ref['loglik_gap'], 1)} | {pct(ref['atypical'])} "
+             f"| {ref['kl_fit']:.2f} | {ref['whitened_var']['target square']:.2f} | - |"]
+    for r in t["t0"]:
+        lines.append(f"| {short(r)} | {r['t0']:g} | {pm(r['target'])} | {pm(r['near'])} | {pm(r['loglik_gap'], 1)} "
+                     f"| {pct(r['atypical'])} | {r['kl_fit']:.2f} | {r['whitened_var']['target square']:.2f} "
+                     f"| {r['rows_per_image']:.0f} |")
+    out["t0"] = "\n".join(lines)
+
+    lines = ["| method | alpha | target weight | loglik gap | atypical | KL fit | pasted square var |",
+             "|---|---|---|---|---|---|---|"]
+    for r in t["alpha"]:
+        lines.append(f"| {short(r)} | {r['alpha']:g} | {pm(r['target'])} | {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} "
+                     f"| {r['kl_fit']:.2f} | {r['whitened_var']['target square']:.2f} |")
+    out["alpha"] = "\n".join(lines)
+
+    lines = ["| steps | SDE target weight | SDE loglik gap | SDE atypical | ODE target weight | ODE loglik gap "
+             "| ODE atypical | ODE round trip, no edit: loglik gap |", "|---|---|---|---|---|---|---|---|"]
+    drags = [r for r in t["steps"] if not r.get("no_edit")]
+    round_trip = {r["steps"]: r for r in t["steps"] if r.get("no_edit")}
+    for steps in sorted({r["steps"] for r in drags}):
+        sde, ode = ([r for r in drags if r["steps"] == steps and r["method"] == m][0] for m in ("sde", "ode"))
+        lines.append(f"| {steps} | {pm(sde['target'])} | {pm(sde['loglik_gap'], 1)} | {pct(sde['atypical'])} "
+                     f"| {pm(ode['target'])} | {pm(ode['loglik_gap'], 1)} | {pct(ode['atypical'])} "
+                     f"| {pm(round_trip[steps]['loglik_gap'], 1)} |")
+    out["steps"] = "\n".join(lines)
+
+    lines = ["| t0 | sigma(t0) | exact posterior at t0 of the pasted latent | SDE-Drag result | ODE-Drag result |",
+             "|---|---|---|---|---|"]
+    for r in t["position_at_t0"]:
+        lines.append(f"| {r['t0']:g} | {r['posterior_at_t0']['sigma_t0']:.2f} | {pm(r['posterior_at_t0']['target'])} "
+                     f"| {pm(r['sde']['target'])} | {pm(r['ode']['target'])} |")
+    out["position_at_t0"] = "\n".join(lines)
+
+    lines = ["| object height | t0 | posterior at t0 | SDE target weight | ODE target weight | SDE loglik gap "
+             "| ODE loglik gap |", "|---|---|---|---|---|---|---|"]
+    rows = t["contrast"]
+    for sde, ode in zip(rows[::2], rows[1::2]):
+        lines.append(f"| {sde['amplitude']:g} | {sde['t0']:g} | {sde['posterior_at_t0']['target']['mean']:.2f} "
+                     f"| {pm(sde['target'])} | {pm(ode['target'])} | {pm(sde['loglik_gap'], 1)} "
+                     f"| {pm(ode['loglik_gap'], 1)} |")
+    out["contrast"] = "\n".join(lines)
+
+    lines = ["| t0 | sub-drags | sampler | near target | target weight | loglik gap | atypical | pasted square var |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in t["eta"]:
+        if r["method"] == "sde" and r["eta"] == 0.25:
+            continue  # between eta 0 and 0.5 (eval_exact.md has it)
+        sampler = "ODE-Drag" if r["method"] == "ode" else ("SDE-Drag (eta 1)" if r["eta"] == 1 else f"Cycle eta {r['eta']:g}")
+        lines.append(f"| {r['t0']:g} | {r['subdrags']} | {sampler} | {pm(r['near'])} | {pm(r['target'])} "
+                     f"| {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} | {r['whitened_var']['target square']:.2f} |")
+    out["eta"] = "\n".join(lines)
+
+    lines = ["| plan | steps | t0 | sub-drags | rows / image | target weight | near target | loglik gap | atypical |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for method in ("sde", "ode"):
+        cost = t["cost"][method]
+        default = cost["default"]
+        def plan(r):
+            return (r["steps"], r["t0"], r["subdrags"])
+
+        cheapest = cost["cheapest_holding"]
+        at_default_t0 = [p for p in cost["plans"] if p["holds"] and p["t0"] == default["t0"]]
+        picks = [("paper default", default), ("cheapest that holds", cheapest)]
+        if cheapest["t0"] != default["t0"] and plan(at_default_t0[0]) != plan(default):
+            picks.append((f"cheapest that holds at t0 {default['t0']:g}", at_default_t0[0]))
+        for name, r in picks:
+            lines.append(f"| {short(r)}: {name} | {r['steps']} | {r['t0']:g} | {r['subdrags']} | {r['rows_per_image']:.0f} "
+                         f"| {pm(r['target'])} | {pm(r['near'])} | {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} |")
+    out["cost"] = "\n".join(lines)
+    return out
+
+
 def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--readme"]:  # render the README's tables from a committed JSON, run nothing
+        path = argv[1] if len(argv) > 1 else DEFAULT_OUT
+        with open(path) as f:
+            print("\n\n".join(readme_tables(json.load(f)).values()))
+        return None
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
@@ -338,7 +434,7 @@ def main(argv=None):
     print(report)
     total = time.perf_counter() - t_start
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/eval_exact.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/eval_exact.py", *argv]),
         "mode": "quick" if args.quick else "full",
         "n": args.n, "seeds": SEEDS, "source": SOURCE, "target": TARGET, "fixed": FIXED, "paper_default": P,
         "model": {"size": runner.scenes.size, "side": runner.scenes.side, "amplitude": runner.scenes.amplitude,

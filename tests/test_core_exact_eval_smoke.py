@@ -68,3 +68,27 @@ def test_quick_exact_eval_computes_every_table_with_intervals_and_costs(quick_ru
     for heading in ("### t0", "### alpha", "### steps", "### eta front", "### quality per model call",
                     "### cause: where the object lands", "### cause: where realism is lost"):
         assert heading in proc.stdout and heading in md
+
+
+def test_the_readme_tables_render_from_any_run(quick_run):
+    sys.path.append(str(REPO / "benchmarks"))
+    import eval_exact
+
+    _, r, _ = quick_run
+    tables = eval_exact.readme_tables(r)
+    assert set(tables) == {"t0", "alpha", "steps", "position_at_t0", "contrast", "eta", "cost"}
+    assert all(t.startswith("| ") and t.count("\n") >= 3 for t in tables.values())
+
+
+def test_the_readmes_exact_score_tables_are_the_committed_full_runs():
+    sys.path.append(str(REPO / "benchmarks"))
+    import eval_exact
+
+    result = json.loads((REPO / "benchmarks" / "results" / "eval_exact.json").read_text())
+    assert result["mode"] == "full" and result["n"] >= 256
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### SDE vs ODE on an exact-score model"):]
+    for name, table in eval_exact.readme_tables(result).items():
+        assert table in section, (
+            f"README.md's exact-score table {name!r} differs from the committed JSON; paste the output of "
+            "`.venv/bin/python benchmarks/eval_exact.py --readme`")

@@ -49,7 +49,7 @@ def test_at_the_paper_settings_sde_is_as_realistic_as_data_where_it_pasted_and_o
     sde, ode = run("sde", step_size=2), run("ode", step_size=2)
     assert abs(sde["gap"]) < GAP_CI and sde["atypical"] <= 0.05
     assert abs(sde["pasted_var"] - 1) < 0.1  # the pasted square's texture is data's
-    assert ode["pasted_var"] > 1.3  # ODE keeps the paste's seam and its alpha
+    assert ode["pasted_var"] > 1.3  # ODE carries the paste (its alpha) to the result
     assert sde["kl"] < ode["kl"]
 
 

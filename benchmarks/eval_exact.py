@@ -238,11 +238,12 @@ def readme_tables(result):
                      f"| {r['rows_per_image']:.0f} |")
     out["t0"] = "\n".join(lines)
 
-    lines = ["| method | alpha | target weight | loglik gap | atypical | KL fit | pasted square var |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| method | alpha | posterior at t0 of one 6-cell paste | target weight | loglik gap | atypical | KL fit "
+             "| pasted square var |", "|---|---|---|---|---|---|---|---|"]
     for r in t["alpha"]:
-        lines.append(f"| {short(r)} | {r['alpha']:g} | {pm(r['target'])} | {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} "
-                     f"| {r['kl_fit']:.2f} | {r['whitened_var']['target square']:.2f} |")
+        lines.append(f"| {short(r)} | {r['alpha']:g} | {r['posterior_at_t0']['target']['mean']:.2f} | {pm(r['target'])} "
+                     f"| {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} | {r['kl_fit']:.2f} "
+                     f"| {r['whitened_var']['target square']:.2f} |")
     out["alpha"] = "\n".join(lines)
 
     lines = ["| steps | SDE target weight | SDE loglik gap | SDE atypical | ODE target weight | ODE loglik gap "
@@ -332,9 +333,11 @@ def main(argv=None):
 
     rows = []
     for alpha in grid["alpha"]:
+        at_t0 = runner.posterior_at_t0(P["steps"], P["t0"], alpha)  # one paste of the whole drag
         for method in ("sde", "ode"):
-            rows.append((f"{label({'method': method, 'eta': 1.0})} alpha {alpha:g}",
-                         runner.run(method, P["steps"], P["t0"], P["step_size"], alpha)))
+            r = {**runner.run(method, P["steps"], P["t0"], P["step_size"], alpha), "posterior_at_t0": at_t0}
+            rows.append((f"{label({'method': method, 'eta': 1.0})} alpha {alpha:g} (posterior at t0 of one "
+                         f"6-cell paste: {at_t0['target']['mean']:.2f})", r))
     tables["alpha"] = rows
     md.append(f"\n### alpha (steps {P['steps']}, t0 {P['t0']:g}, step_size {P['step_size']})\n\n" + table_rows(rows, "method"))
 

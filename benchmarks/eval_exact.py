@@ -15,7 +15,8 @@ holding the object), beta 0.3. Defaults: steps 200, t0 0.6, alpha 1.1, step_size
 sub-drags), the paper's. Every configuration sees the same N input scenes and the same
 sampler seed.
 
-Measures, declared before the runs (per result, then mean and 95 % interval over N):
+Measures (fixed after small trial runs, before the full runs; per result, then mean and 95 %
+interval over N):
 - accuracy: the posterior weight of the target's component at sigma 0 (``target``); the
   weight within one cell of it (``near``); the weight within one cell of the source
   (``left``); the posterior-expected distance to the target in cells (``pos err``);
@@ -27,6 +28,9 @@ Measures, declared before the runs (per result, then mean and 95 % interval over
   (``KL fit``; its floor, the same estimator on fresh data at this N, is printed);
 - cost: denoiser calls and rows (batch entries) per image; SDE batches the edited and the
   recorded latent in one call of 2 rows, ODE makes an inversion and a denoising call.
+Added after the first full run, to find causes: the variance of the whitened residual in the
+pasted square, the source square and elsewhere (1 for data); the exact component posterior
+at t0 of Cycle-SDE's pasted latent (one paste of the whole drag).
 
 Tables: (1) t0, (2) alpha, (3) steps, (4) the eta front (Cycle-SDE with DDIM's eta, the
 recorded noise defined with the same eta) over t0 and sub-drags, (5) causes: where the

@@ -58,7 +58,7 @@ class SDEDragCopyPaste:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"latent": ("LATENT", {"tooltip": "The latent at t0 from an inversion node."}),
-                             "trajectory": inputs.TRAJECTORY, "drag_points": ("DRAG_POINTS",),
+                             "trajectory": inputs.TRAJECTORY, "drag_points": inputs.DRAG_POINTS,
                              **DRAG_KNOBS, "seed": inputs.SEED}}
 
     def paste(self, latent, trajectory, drag_points, r, alpha, beta, seed):
@@ -120,7 +120,7 @@ class SDEDragAllInOne:
         return {
             "required": {
                 "model": inputs.MODEL, "positive": inputs.POSITIVE, "latent": inputs.LATENT,
-                "drag_points": ("DRAG_POINTS", {"tooltip": "Source -> target pairs, from the Drag Points node."}),
+                "drag_points": inputs.DRAG_POINTS,
                 "method": (["sde", "ode"], {"default": "sde", "tooltip": "sde: SDE-Drag; ode: the ODE-Drag baseline."}),
                 "steps": inputs.STEPS, "t0": inputs.T0, "cfg": inputs.CFG,
                 "step_size": ("INT", {"default": 2, "min": 1, "max": 64, "tooltip": "Latent cells moved per sub-drag "

@@ -21,3 +21,5 @@ MASK = ("MASK", {"tooltip": "Editable region (1 = may change). Outside it every 
                             "so the rest of the image is kept exactly. Image or latent size."})
 TRAJECTORY = ("SDE_TRAJECTORY", {"tooltip": "The recording made by an inversion node at these sigmas."})
 LATENT = ("LATENT", {"tooltip": "Image latent (e.g. from VAE Encode)."})
+DRAG_POINTS = ("DRAG_POINTS", {"tooltip": "Source -> target pairs in image pixels, from the Drag Points node "
+                                          "(the whole drag; every latent of a batch gets the same points)."})

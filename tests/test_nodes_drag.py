@@ -106,4 +106,4 @@ def test_every_node_of_the_pack_has_a_category_description_and_tooltips(host):
         for group in ("required", "optional"):
             for input_name, declared in spec.get(group, {}).items():
                 options = declared[1] if len(declared) > 1 else {}
-                assert options.get("tooltip") or declared[0] == "DRAG_POINTS", f"{name}.{input_name}"
+                assert options.get("tooltip"), f"{name}.{input_name}"

@@ -8,18 +8,15 @@ from . import inputs
 from .common import CATEGORY
 from .limits import check_memory, check_representable
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, latent_samples, mask_for,
-                   run_sampler, schedule_of, with_samples)
-
-DEFAULT_DOWNSCALE = 8  # SD1.x/SDXL/SD3/Flux VAEs
-
+from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, image_factor, latent_samples,
+                   mask_for, run_sampler, schedule_of, with_samples)
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
     """Image pixels per latent cell: from the size the points were picked on when known, else
-    the latent format's own ratio (8 for the common VAEs)."""
+    the latent format's own factor (`host.image_factor`: 8 for the common VAEs)."""
     if points.width is not None:
         return points.width / latent_width
-    return float(getattr(latent_format, "spacial_downscale_ratio", DEFAULT_DOWNSCALE))
+    return float(image_factor(latent_format))
 
 
 def points_in_cells(drag_points, samples: torch.Tensor, latent_format):

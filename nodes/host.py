@@ -25,6 +25,20 @@ from ..sde_core import FLOW, VP, Schedule, check_latent, check_steps, check_t0, 
 
 PAPER_SCHEDULER = "ddim_uniform"  # DDIM's uniform timesteps 996, 991, ..., 1 at 200 steps
 
+DEFAULT_IMAGE_FACTOR = 8  # SD1.x/SD2/SDXL/SD3/Flux VAEs
+# ComfyUI 0.3.75's 2-D latent formats whose VAE does not downscale by 8 (newer ComfyUI states it
+# as `spacial_downscale_ratio` on the format itself, which is read first).
+IMAGE_FACTORS = {"Flux2": 16, "HunyuanImage21": 32, "ChromaRadiance": 1}
+
+
+def image_factor(latent_format) -> int:
+    """Image pixels per latent cell of a model's latent format: its `spacial_downscale_ratio`
+    when it states one (the demo model's: 4), else ComfyUI 0.3.75's known factors, else 8."""
+    stated = getattr(latent_format, "spacial_downscale_ratio", None)
+    if stated is not None:
+        return int(stated)
+    return IMAGE_FACTORS.get(type(latent_format).__name__, DEFAULT_IMAGE_FACTOR)
+
 
 def schedule_of(model) -> Schedule:
     """The family's (a, b), read off ComfyUI's own noise scaling: a = noise_scaling(s, 0, 1)."""

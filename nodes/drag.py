@@ -146,7 +146,7 @@ class SDEDragAllInOne:
         guide = spec.build()
         controls = StepControls(guide, Progress(model, n_subdrags * calls_per_subdrag),
                                 cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
-        region = mask_for(mask, samples.shape)
+        region = mask_for(mask, samples.shape, image_factor(latent_format))
         sigma_min = float(model.get_model_object("model_sampling").sigma_min)
         holder = {}
 

@@ -126,19 +126,23 @@ def from_model_space(model, x: torch.Tensor, sigma: float) -> torch.Tensor:
     return model.model.process_latent_out(x / schedule_of(model).a(float(sigma))).float()
 
 
-def _crop_like_vae_encode(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """A mask of an image whose size is not a multiple of the VAE factor: VAE Encode centre-crops
-    the image to (h * f, w * f) (ComfyUI's `vae_encode_crop_pixels`), so crop the mask the same way."""
-    mh, mw = m.shape[-2:]
-    f = min(mh // h, mw // w) if h and w else 0
-    if f < 1 or (mh % f == 0 and mw % f == 0) or mh // f != h or mw // f != w:
-        return m
-    top, left = (mh % f) // 2, (mw % f) // 2
-    return m[..., top:top + h * f, left:left + w * f]
+def mask_sizes(h: int, w: int, factor: int) -> str:
+    """The MASK sizes a latent of h x w cells accepts, in words (for errors and docs)."""
+    image = f"{w * factor}x{h * factor}"
+    if factor == 1:
+        return f"the image's size {image}"
+    return (f"the image's size {image} (or up to {factor - 1} px more per side, which VAE Encode crops away) "
+            f"or the latent's size {w}x{h}")
 
 
-def mask_for(mask, latent_shape) -> torch.Tensor | None:
-    """ComfyUI MASK [B?, H, W] at image or latent size -> [B or 1, 1, h, w] at latent size (1 = editable)."""
+def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tensor | None:
+    """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable).
+
+    Accepted sizes, nothing else: the latent's (h, w); the image's (h * f, w * f) with `f` the
+    model's latent-to-image factor, averaged over each f x f block; an image that is up to f - 1
+    px larger, which VAE Encode centre-crops to (h * f, w * f) (ComfyUI's
+    `vae_encode_crop_pixels`), so the mask is cropped the same way first.
+    """
     if mask is None:
         return None
     m = mask.detach().float()
@@ -147,21 +151,22 @@ def mask_for(mask, latent_shape) -> torch.Tensor | None:
     if m.ndim == 4 and m.shape[1] == 1:
         m = m[:, 0]
     if m.ndim != 3:
-        raise ValueError(f"mask: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
+        raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
     if not torch.isfinite(m).all():
-        raise ValueError("mask: contains NaN or inf; a MASK holds values in [0, 1]")
+        raise ValueError(f"{name}: contains NaN or inf; a MASK holds values in [0, 1]")
     b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
     if m.shape[0] not in (1, b):
-        raise ValueError(f"mask: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
-    m = _crop_like_vae_encode(m, h, w)
+        raise ValueError(f"{name}: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
     mh, mw = m.shape[-2:]
+    f = int(factor)
     if (mh, mw) != (h, w):
-        ratio_h, ratio_w = mh / h, mw / w
-        if abs(ratio_h - ratio_w) > 0.02 * max(ratio_h, ratio_w) or ratio_h < 1:
-            raise ValueError(
-                f"mask: size {mw}x{mh} does not match the image of this latent ({w}x{h} latent cells); "
-                "use a mask of the image's size (or the latent's)")
-        m = torch.nn.functional.interpolate(m[:, None], size=(h, w), mode="area")[:, 0]
+        if mh // f != h or mw // f != w:
+            raise ValueError(f"{name}: size {mw}x{mh} does not fit this latent ({w}x{h} cells, a {w * f}x{h * f} "
+                             f"image at this model's factor {f}); give a mask of {mask_sizes(h, w, f)}")
+        top, left = (mh % f) // 2, (mw % f) // 2
+        m = m[..., top:top + h * f, left:left + w * f]
+        if f > 1:
+            m = torch.nn.functional.avg_pool2d(m[:, None], f)[:, 0]
     return m.clamp(0, 1)[:, None]
 
 

@@ -17,8 +17,10 @@ POSITIVE = ("CONDITIONING", {"tooltip": "Prompt conditioning (describe the desir
 NEGATIVE = ("CONDITIONING", {"tooltip": "Negative conditioning for classifier-free guidance."})
 GUIDER = ("GUIDER", {"tooltip": "Optional ComfyUI GUIDER used as is instead of positive/negative/cfg "
                                 "(a CFGGuider's cfg is ramped where this node ramps cfg; other guiders are not)."})
+MASK_SIZE = ("Size: the image's (as given to VAE Encode; up to factor - 1 px more per side is cropped as VAE Encode "
+             "crops the image) or the latent's; any other size is an error.")
 MASK = ("MASK", {"tooltip": "Editable region (1 = may change). Outside it every step keeps the recorded latent, "
-                            "so the rest of the image is kept exactly. Image or latent size."})
+                            "so the rest of the image is kept exactly. " + MASK_SIZE})
 TRAJECTORY = ("SDE_TRAJECTORY", {"tooltip": "The recording made by an inversion node at these sigmas."})
 LATENT = ("LATENT", {"tooltip": "Image latent (e.g. from VAE Encode)."})
 DRAG_POINTS = ("DRAG_POINTS", {"tooltip": "Source -> target pairs in image pixels, from the Drag Points node "

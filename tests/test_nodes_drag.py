@@ -79,6 +79,36 @@ def test_a_mask_of_the_wrong_size_names_the_mask(host):
     assert not result.ok and "mask: size 100x30" in result.error_message, result.error_message
 
 
+# A 32x32 latent of a factor-8 model is a 256x256 image (README "Errors", the MASK tooltip).
+MASK_SIZES_ACCEPTED = [(256, 256), (32, 32), (263, 259)]  # image, latent, an uncropped image VAE Encode crops
+MASK_SIZES_REFUSED = [(100, 100), (512, 512), (256, 128), (264, 256), (31, 32)]  # 100 and 512 were resized before
+
+
+@pytest.mark.parametrize("size", MASK_SIZES_ACCEPTED, ids=[f"{w}x{h}" for w, h in MASK_SIZES_ACCEPTED])
+def test_a_mask_of_the_image_or_the_latent_size_is_accepted(host, size):
+    graph = graphs.one_subdrag("eps", "sde", steps=3, mask_box=(0, 0, 8, 8))
+    graph["mask"]["inputs"].update(width=size[0], height=size[1])
+    result = host.run(graph)
+    assert result.ok, result
+
+
+@pytest.mark.parametrize("size", MASK_SIZES_REFUSED, ids=[f"{w}x{h}" for w, h in MASK_SIZES_REFUSED])
+@pytest.mark.parametrize("node", ["den", "drag"])
+def test_a_mask_of_any_other_size_is_refused_naming_the_mask_and_the_sizes_accepted(host, size, node):
+    if node == "drag":
+        graph = graphs.sde_drag("eps", steps=3)
+        graph["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": size[0], "height": size[1]}}
+        graph["drag"]["inputs"]["mask"] = ["mask", 0]
+    else:
+        graph = graphs.one_subdrag("eps", "sde", steps=3, mask_box=(0, 0, 8, 8))
+        graph["mask"]["inputs"].update(width=size[0], height=size[1])
+    result = host.run(graph)
+    assert not result.ok
+    message = result.error_message
+    assert f"mask: size {size[0]}x{size[1]} does not fit" in message, message
+    assert "256x256" in message and "32x32" in message, message
+
+
 def test_t0_of_zero_is_refused_by_comfyuis_own_validation(host):
     graph = graphs.sde_drag("eps", steps=4, t0=0.0)
     result = host.run(graph)

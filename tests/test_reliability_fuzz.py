@@ -306,7 +306,7 @@ def adapters(host):
 def test_mask_adapter_gives_a_mask_in_0_1_or_names_the_mask(adapters, shape, dtype, fill, poison, batch, h, w):
     mask = _tensor(shape, dtype, fill, poison)
     try:
-        m = adapters.mask_for(mask, (batch, 4, h, w))
+        m = adapters.mask_for(mask, (batch, 4, h, w), 8)
     except ValueError as e:
         assert str(e).startswith("mask"), str(e)
     else:

@@ -170,6 +170,39 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
     return m.clamp(0, 1)[:, None]
 
 
+def is_guidance_distilled(model) -> bool:
+    """A model that takes its guidance scale as an input (Flux dev and Flux 2: `comfy.model_base.Flux`
+    with `guidance_embed` in its unet config); FluxGuidance puts the scale in the conditioning."""
+    import comfy.model_base
+
+    base = getattr(model, "model", model)
+    config = getattr(getattr(base, "model_config", None), "unet_config", {}) or {}
+    return isinstance(base, comfy.model_base.Flux) and bool(config.get("guidance_embed"))
+
+
+def check_guidance(model, cfg: float, has_negative: bool) -> None:
+    """The guidance rules, so no node guides silently less or more than asked.
+
+    - A guidance-distilled model (Flux dev) is already guided by the scale FluxGuidance puts in
+      the conditioning; classifier-free guidance on top would guide twice. So cfg must be 1
+      (then `negative` is not needed and not used, and a cfg ramp is constant 1).
+    - Otherwise cfg != 1 needs a `negative`: the paper guides against the empty prompt, and
+      these nodes cannot encode text, so without one the node refuses rather than run unguided.
+    """
+    if abs(cfg - 1.0) < 1e-9:
+        return
+    if is_guidance_distilled(model):
+        raise ValueError(
+            f"cfg: this model is guidance-distilled (Flux dev): its guidance is the FluxGuidance value in the "
+            f"conditioning, and cfg {cfg:g} would guide it a second time; set cfg to 1 (no negative is needed) and "
+            "set the guidance with a FluxGuidance node on the positive conditioning")
+    if not has_negative:
+        raise ValueError(
+            f"negative: cfg is {cfg:g} but no negative conditioning is connected, so there is nothing to guide "
+            "against; connect a CLIP Text Encode of an empty prompt to negative (the paper guides against the "
+            "empty prompt), or set cfg to 1 for an unguided run")
+
+
 @dataclass
 class GuidanceSpec:
     """How to evaluate the model: a GUIDER as given, or MODEL + conditionings + cfg."""
@@ -182,11 +215,16 @@ class GuidanceSpec:
     rec_positive: list | None = None
     rec_negative: list | None = None
 
+    def __post_init__(self):
+        check_guidance(self.model if self.guider is None else getattr(self.guider, "model_patcher", self.model),
+                       self.base_cfg,
+                       has_negative=self.guider is not None or self.negative is not None)
+
     @property
     def base_cfg(self) -> float:
         if self.guider is not None:
             return float(getattr(self.guider, "cfg", 1.0))
-        return self.cfg if self.negative is not None else 1.0
+        return float(self.cfg)
 
     def build(self, recorded_branch: bool = False):
         """A fresh guider (a copy: the user's cached GUIDER is never changed)."""

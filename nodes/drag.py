@@ -1,6 +1,8 @@
 """Dragging nodes: one latent copy-paste (composable) and the all-in-one multi-step SDE Drag."""
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from ..sde_core import copy_paste, guidance_scales, lora_scales, plan_subdrags, sde_drag
@@ -40,6 +42,15 @@ DRAG_KNOBS = {
     "beta": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.01,
                        "tooltip": "Source refill: beta * old + sqrt(1 - beta^2) * noise (paper: 0.3)."}),
 }
+
+
+def plan_text(n_subdrags: int, n_steps: int, method: str) -> str:
+    """What a drag will cost, said before its first model call: SDE-Drag makes one (batched)
+    call per step; ODE-Drag two (DDIM inversion, then denoising)."""
+    if method == "ode":
+        return (f"{n_subdrags} sub-drags x {n_steps} steps x 2 (inversion + denoising) = "
+                f"{n_subdrags * n_steps * 2} model calls")
+    return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps} model calls"
 
 
 class SDEDragCopyPaste:
@@ -138,6 +149,7 @@ class SDEDragAllInOne:
         n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
         calls_per_subdrag = n_steps * (2 if method == "ode" else 1)
+        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, method))  # before any model call
         check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
                      downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work
         check_representable(schedule, sigmas)

@@ -137,3 +137,27 @@ def test_every_node_of_the_pack_has_a_category_description_and_tooltips(host):
             for input_name, declared in spec.get(group, {}).items():
                 options = declared[1] if len(declared) > 1 else {}
                 assert options.get("tooltip"), f"{name}.{input_name}"
+
+
+@pytest.mark.parametrize("method,calls", [("sde", 2 * 4), ("ode", 2 * 4 * 2)])
+def test_a_drag_says_its_plan_in_the_log_and_as_the_progress_bars_total_before_the_first_model_call(
+        host, monkeypatch, caplog, method, calls):
+    """4 cells at step_size 2 = 2 sub-drags; 6 steps at t0 0.6 keep 4; ODE-Drag adds an inversion call per step."""
+    import logging
+
+    import comfy.utils
+
+    events = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
+                        lambda value, total, preview=None, *a, **k: events.append((value, total, len(caplog.records))))
+    with caplog.at_level(logging.INFO):
+        result = host.run(graphs.sde_drag("eps", method, points="48,48 -> 80,48", steps=6, step_size=2))
+    assert result.ok, result
+    plans = [i for i, r in enumerate(caplog.records) if r.getMessage().startswith("SDE Drag plan: ")]
+    assert len(plans) == 1
+    message = caplog.records[plans[0]].getMessage()
+    steps = "2 sub-drags x 4 steps" + (" x 2 (inversion + denoising)" if method == "ode" else "")
+    assert message == f"SDE Drag plan: {steps} = {calls} model calls", message
+    assert events and all(total == calls for _, total, _ in events)
+    assert [value for value, _, _ in events][-1] == calls and len(events) == calls
+    assert events[0][2] > plans[0]  # the plan was logged before the bar's first step

@@ -22,7 +22,10 @@ def downscale_factor(latent_format, points, latent_width: int) -> float:
 
 
 def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
-    """DRAG_POINTS (image pixels) -> (sources, targets) float tensors [P, 2] in latent cells."""
+    """DRAG_POINTS (image pixels) -> (sources, targets) [P, 2] whole latent cells (float64).
+
+    Pixels are rounded down to the cell they fall in, floor(p / factor), before any planning,
+    as the authors' code does: (200, 200) -> (263, 263) px at factor 8 is (25, 25) -> (32, 32)."""
     height, width = samples.shape[-2:]
     factor = downscale_factor(latent_format, drag_points, width)
     image_w, image_h = round(width * factor), round(height * factor)
@@ -30,7 +33,7 @@ def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
     points.check_inside(image_w, image_h)
     if not points.pairs:
         raise ValueError("drag_points: the point list is empty; add at least one source -> target pair")
-    pairs = torch.tensor(points.pairs, dtype=torch.float64) / factor
+    pairs = torch.floor(torch.tensor(points.pairs, dtype=torch.float64) / factor)
     return pairs[:, 0], pairs[:, 1]
 
 
@@ -74,7 +77,8 @@ class SDEDragCopyPaste:
         trajectory.check_matches(samples)
         sources, targets = points_in_cells(drag_points, samples, trajectory.latent_format)
         x = trajectory.to_sampling_space(samples)
-        noise = torch.randn(x.shape, generator=generator_for(seed), dtype=x.dtype)
+        generator = generator_for(seed)
+        noise = lambda shape: torch.randn(shape, generator=generator, dtype=x.dtype)  # noqa: E731  (fresh per pair)
         scale = trajectory.schedule.vp_scale(trajectory.sigma_t0)
         edited = copy_paste(x, sources, targets, r, alpha, beta, noise, scale)
         return (with_samples(latent, trajectory.to_user_space(edited)),)

@@ -161,3 +161,16 @@ def test_a_drag_says_its_plan_in_the_log_and_as_the_progress_bars_total_before_t
     assert events and all(total == calls for _, total, _ in events)
     assert [value for value, _, _ in events][-1] == calls and len(events) == calls
     assert events[0][2] > plans[0]  # the plan was logged before the bar's first step
+
+
+def test_pixel_points_are_rounded_down_to_whole_cells_before_the_sub_drags_are_planned(host, caplog):
+    """The authors' order (issue 16): (200, 200) -> (263, 263) px is (25, 25) -> (32, 32) cells,
+    5 sub-drags at step_size 2; keeping fractional cells (32.875) planned 6."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        result = host.run(graphs.sde_drag("eps", points="200,200 -> 263,263", steps=2, step_size=2,
+                                         width=40, height=40))  # a 320x320 image
+    assert result.ok, result
+    plans = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SDE Drag plan: ")]
+    assert plans == ["SDE Drag plan: 5 sub-drags x 1 steps = 5 model calls"], plans

@@ -198,6 +198,7 @@ class DemoLatentFormat(comfy.latent_formats.LatentFormat):
     about unit std for the UNet. ``latent_rgb_factors`` give ComfyUI's live previews."""
     latent_channels = LATENT_CHANNELS
     latent_dimensions = 2
+    spacial_downscale_ratio = 4  # 64x64 images <-> 16x16 latents (newer ComfyUI's name for it)
 
     def __init__(self, scale_factor: float = 1.0, latent_rgb_factors=None, latent_rgb_factors_bias=None):
         self.scale_factor = float(scale_factor)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..sde_core import guidance_scales, sample_cycle_sde, sample_ode_masked
 from . import inputs
 from .common import CATEGORY
-from .host import GuidanceSpec, Progress, StepControls, latent_samples, mask_for, run_sampler, with_samples
+from .host import (GuidanceSpec, Progress, StepControls, image_factor, latent_samples, mask_for, run_sampler,
+                   with_samples)
 
 RAMPS = ["constant", "linear from 1 (paper)"]
 
@@ -20,7 +21,7 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
     guider = spec.build(recorded_branch=recorded_branch)
     cfg_scales = guidance_scales(steps, spec.base_cfg) if cfg_ramp != RAMPS[0] else None
     controls = StepControls(guider, Progress(model, steps), cfg_scales=cfg_scales)
-    region = mask_for(mask, samples.shape)
+    region = mask_for(mask, samples.shape, image_factor(recorded.latent_format))
 
     def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
         return sampler(controls.wrap(denoiser), x, sigmas, extra_args=extra_args, disable=disable,

@@ -12,11 +12,8 @@ from ..sde_core import noise_to
 from ..sde_core.diffedit import diffedit_mask
 from . import inputs
 from .common import CATEGORY
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, latent_samples, run_sampler,
-                   schedule_of)
-
-LATENT_TO_IMAGE = 8  # the SD-family VAEs' spatial factor: the MASK has the image's size
-
+from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, image_factor, latent_samples,
+                   run_sampler, schedule_of)
 
 def noise_predictions(model, latent, spec: GuidanceSpec, sigma: float, noises: int, seed: int):
     """``(eps_source, eps_target)`` ``[noises, B, C, h, w]``: for each seeded noise the latent
@@ -84,7 +81,8 @@ class SDEDragDiffEditMask:
                             rec_negative=negative)
         eps_source, eps_target = noise_predictions(model, latent, spec, sigma, int(noises), seed)
         soft, binary = diffedit_mask(eps_source, eps_target, threshold=float(threshold), blur=float(blur))
-        up = lambda m: m.repeat_interleave(LATENT_TO_IMAGE, -1).repeat_interleave(LATENT_TO_IMAGE, -2)  # noqa: E731
+        factor = image_factor(model.model.latent_format)  # the MASK has the image's size
+        up = lambda m: m.repeat_interleave(factor, -1).repeat_interleave(factor, -2)  # noqa: E731
         soft, binary = up(soft), up(binary)
         preview = soft[..., None].repeat(1, 1, 1, 3)
         return (binary, soft, preview)

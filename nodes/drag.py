@@ -1,6 +1,8 @@
 """Dragging nodes: one latent copy-paste (composable) and the all-in-one multi-step SDE Drag."""
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from ..sde_core import copy_paste, guidance_scales, lora_scales, plan_subdrags, sde_drag
@@ -8,22 +10,22 @@ from . import inputs
 from .common import CATEGORY
 from .limits import check_memory, check_representable
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, latent_samples, mask_for,
-                   run_sampler, schedule_of, with_samples)
-
-DEFAULT_DOWNSCALE = 8  # SD1.x/SDXL/SD3/Flux VAEs
-
+from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, image_factor, latent_samples,
+                   mask_for, run_sampler, schedule_of, with_samples)
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
     """Image pixels per latent cell: from the size the points were picked on when known, else
-    the latent format's own ratio (8 for the common VAEs)."""
+    the latent format's own factor (`host.image_factor`: 8 for the common VAEs)."""
     if points.width is not None:
         return points.width / latent_width
-    return float(getattr(latent_format, "spacial_downscale_ratio", DEFAULT_DOWNSCALE))
+    return float(image_factor(latent_format))
 
 
 def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
-    """DRAG_POINTS (image pixels) -> (sources, targets) float tensors [P, 2] in latent cells."""
+    """DRAG_POINTS (image pixels) -> (sources, targets) [P, 2] whole latent cells (float64).
+
+    Pixels are rounded down to the cell they fall in, floor(p / factor), before any planning,
+    as the authors' code does: (200, 200) -> (263, 263) px at factor 8 is (25, 25) -> (32, 32)."""
     height, width = samples.shape[-2:]
     factor = downscale_factor(latent_format, drag_points, width)
     image_w, image_h = round(width * factor), round(height * factor)
@@ -31,7 +33,7 @@ def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
     points.check_inside(image_w, image_h)
     if not points.pairs:
         raise ValueError("drag_points: the point list is empty; add at least one source -> target pair")
-    pairs = torch.tensor(points.pairs, dtype=torch.float64) / factor
+    pairs = torch.floor(torch.tensor(points.pairs, dtype=torch.float64) / factor)
     return pairs[:, 0], pairs[:, 1]
 
 
@@ -43,6 +45,15 @@ DRAG_KNOBS = {
     "beta": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.01,
                        "tooltip": "Source refill: beta * old + sqrt(1 - beta^2) * noise (paper: 0.3)."}),
 }
+
+
+def plan_text(n_subdrags: int, n_steps: int, method: str) -> str:
+    """What a drag will cost, said before its first model call: SDE-Drag makes one (batched)
+    call per step; ODE-Drag two (DDIM inversion, then denoising)."""
+    if method == "ode":
+        return (f"{n_subdrags} sub-drags x {n_steps} steps x 2 (inversion + denoising) = "
+                f"{n_subdrags * n_steps * 2} model calls")
+    return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps} model calls"
 
 
 class SDEDragCopyPaste:
@@ -58,7 +69,7 @@ class SDEDragCopyPaste:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"latent": ("LATENT", {"tooltip": "The latent at t0 from an inversion node."}),
-                             "trajectory": inputs.TRAJECTORY, "drag_points": ("DRAG_POINTS",),
+                             "trajectory": inputs.TRAJECTORY, "drag_points": inputs.DRAG_POINTS,
                              **DRAG_KNOBS, "seed": inputs.SEED}}
 
     def paste(self, latent, trajectory, drag_points, r, alpha, beta, seed):
@@ -66,7 +77,8 @@ class SDEDragCopyPaste:
         trajectory.check_matches(samples)
         sources, targets = points_in_cells(drag_points, samples, trajectory.latent_format)
         x = trajectory.to_sampling_space(samples)
-        noise = torch.randn(x.shape, generator=generator_for(seed), dtype=x.dtype)
+        generator = generator_for(seed)
+        noise = lambda shape: torch.randn(shape, generator=generator, dtype=x.dtype)  # noqa: E731  (fresh per pair)
         scale = trajectory.schedule.vp_scale(trajectory.sigma_t0)
         edited = copy_paste(x, sources, targets, r, alpha, beta, noise, scale)
         return (with_samples(latent, trajectory.to_user_space(edited)),)
@@ -120,7 +132,7 @@ class SDEDragAllInOne:
         return {
             "required": {
                 "model": inputs.MODEL, "positive": inputs.POSITIVE, "latent": inputs.LATENT,
-                "drag_points": ("DRAG_POINTS", {"tooltip": "Source -> target pairs, from the Drag Points node."}),
+                "drag_points": inputs.DRAG_POINTS,
                 "method": (["sde", "ode"], {"default": "sde", "tooltip": "sde: SDE-Drag; ode: the ODE-Drag baseline."}),
                 "steps": inputs.STEPS, "t0": inputs.T0, "cfg": inputs.CFG,
                 "step_size": ("INT", {"default": 2, "min": 1, "max": 64, "tooltip": "Latent cells moved per sub-drag "
@@ -141,6 +153,7 @@ class SDEDragAllInOne:
         n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
         calls_per_subdrag = n_steps * (2 if method == "ode" else 1)
+        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, method))  # before any model call
         check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
                      downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work
         check_representable(schedule, sigmas)
@@ -149,7 +162,7 @@ class SDEDragAllInOne:
         guide = spec.build()
         controls = StepControls(guide, Progress(model, n_subdrags * calls_per_subdrag),
                                 cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
-        region = mask_for(mask, samples.shape)
+        region = mask_for(mask, samples.shape, image_factor(latent_format))
         sigma_min = float(model.get_model_object("model_sampling").sigma_min)
         holder = {}
 

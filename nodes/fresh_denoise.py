@@ -15,13 +15,13 @@ from ..sde_core import KnownRegion, noise_to, sample_eta
 from . import inputs
 from .common import CATEGORY
 from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, from_model_space, generator_for,
-                   latent_samples, mask_for, run_sampler, schedule_of, with_samples)
+                   image_factor, latent_samples, mask_for, run_sampler, schedule_of, with_samples)
 from .sampler import ETA
 
 INPAINT_MASK = ("MASK", {"tooltip": "Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes "
                                     "the input latent noised to that step's level, so the final latent equals the "
                                     "input there. Without it the LATENT's own noise_mask (Set Latent Noise Mask) is "
-                                    "used, if any. Image or latent size."})
+                                    "used, if any (the same sizes apply to it). " + inputs.MASK_SIZE})
 T0 = ("FLOAT", {**inputs.T0[1], "tooltip": "How far the input is noised (0 < t0 <= 1): small keeps the image, "
                                            "1 starts from (almost) pure noise, e.g. full inpainting. Ignored when "
                                            "SIGMAS are connected."})
@@ -39,7 +39,11 @@ def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=Non
     """(clean result, the noised start) as LATENTs; see the module doc."""
     samples = latent_samples(latent)
     schedule = schedule_of(model)
-    region = mask_for(mask if mask is not None else latent.get("noise_mask"), samples.shape)
+    factor = image_factor(model.model.latent_format)
+    if mask is not None:
+        region = mask_for(mask, samples.shape, factor)
+    else:
+        region = mask_for(latent.get("noise_mask"), samples.shape, factor, name="latent (its noise_mask)")
     guider = spec.build()
     controls = StepControls(guider, Progress(model, len(sigmas) - 1))
     generator = generator_for(seed)

@@ -25,6 +25,20 @@ from ..sde_core import FLOW, VP, Schedule, check_latent, check_steps, check_t0, 
 
 PAPER_SCHEDULER = "ddim_uniform"  # DDIM's uniform timesteps 996, 991, ..., 1 at 200 steps
 
+DEFAULT_IMAGE_FACTOR = 8  # SD1.x/SD2/SDXL/SD3/Flux VAEs
+# ComfyUI 0.3.75's 2-D latent formats whose VAE does not downscale by 8 (newer ComfyUI states it
+# as `spacial_downscale_ratio` on the format itself, which is read first).
+IMAGE_FACTORS = {"Flux2": 16, "HunyuanImage21": 32, "ChromaRadiance": 1}
+
+
+def image_factor(latent_format) -> int:
+    """Image pixels per latent cell of a model's latent format: its `spacial_downscale_ratio`
+    when it states one (the demo model's: 4), else ComfyUI 0.3.75's known factors, else 8."""
+    stated = getattr(latent_format, "spacial_downscale_ratio", None)
+    if stated is not None:
+        return int(stated)
+    return IMAGE_FACTORS.get(type(latent_format).__name__, DEFAULT_IMAGE_FACTOR)
+
 
 def schedule_of(model) -> Schedule:
     """The family's (a, b), read off ComfyUI's own noise scaling: a = noise_scaling(s, 0, 1)."""
@@ -112,19 +126,23 @@ def from_model_space(model, x: torch.Tensor, sigma: float) -> torch.Tensor:
     return model.model.process_latent_out(x / schedule_of(model).a(float(sigma))).float()
 
 
-def _crop_like_vae_encode(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """A mask of an image whose size is not a multiple of the VAE factor: VAE Encode centre-crops
-    the image to (h * f, w * f) (ComfyUI's `vae_encode_crop_pixels`), so crop the mask the same way."""
-    mh, mw = m.shape[-2:]
-    f = min(mh // h, mw // w) if h and w else 0
-    if f < 1 or (mh % f == 0 and mw % f == 0) or mh // f != h or mw // f != w:
-        return m
-    top, left = (mh % f) // 2, (mw % f) // 2
-    return m[..., top:top + h * f, left:left + w * f]
+def mask_sizes(h: int, w: int, factor: int) -> str:
+    """The MASK sizes a latent of h x w cells accepts, in words (for errors and docs)."""
+    image = f"{w * factor}x{h * factor}"
+    if factor == 1:
+        return f"the image's size {image}"
+    return (f"the image's size {image} (or up to {factor - 1} px more per side, which VAE Encode crops away) "
+            f"or the latent's size {w}x{h}")
 
 
-def mask_for(mask, latent_shape) -> torch.Tensor | None:
-    """ComfyUI MASK [B?, H, W] at image or latent size -> [B or 1, 1, h, w] at latent size (1 = editable)."""
+def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tensor | None:
+    """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable).
+
+    Accepted sizes, nothing else: the latent's (h, w); the image's (h * f, w * f) with `f` the
+    model's latent-to-image factor, averaged over each f x f block; an image that is up to f - 1
+    px larger, which VAE Encode centre-crops to (h * f, w * f) (ComfyUI's
+    `vae_encode_crop_pixels`), so the mask is cropped the same way first.
+    """
     if mask is None:
         return None
     m = mask.detach().float()
@@ -133,22 +151,56 @@ def mask_for(mask, latent_shape) -> torch.Tensor | None:
     if m.ndim == 4 and m.shape[1] == 1:
         m = m[:, 0]
     if m.ndim != 3:
-        raise ValueError(f"mask: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
+        raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
     if not torch.isfinite(m).all():
-        raise ValueError("mask: contains NaN or inf; a MASK holds values in [0, 1]")
+        raise ValueError(f"{name}: contains NaN or inf; a MASK holds values in [0, 1]")
     b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
     if m.shape[0] not in (1, b):
-        raise ValueError(f"mask: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
-    m = _crop_like_vae_encode(m, h, w)
+        raise ValueError(f"{name}: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
     mh, mw = m.shape[-2:]
+    f = int(factor)
     if (mh, mw) != (h, w):
-        ratio_h, ratio_w = mh / h, mw / w
-        if abs(ratio_h - ratio_w) > 0.02 * max(ratio_h, ratio_w) or ratio_h < 1:
-            raise ValueError(
-                f"mask: size {mw}x{mh} does not match the image of this latent ({w}x{h} latent cells); "
-                "use a mask of the image's size (or the latent's)")
-        m = torch.nn.functional.interpolate(m[:, None], size=(h, w), mode="area")[:, 0]
+        if mh // f != h or mw // f != w:
+            raise ValueError(f"{name}: size {mw}x{mh} does not fit this latent ({w}x{h} cells, a {w * f}x{h * f} "
+                             f"image at this model's factor {f}); give a mask of {mask_sizes(h, w, f)}")
+        top, left = (mh % f) // 2, (mw % f) // 2
+        m = m[..., top:top + h * f, left:left + w * f]
+        if f > 1:
+            m = torch.nn.functional.avg_pool2d(m[:, None], f)[:, 0]
     return m.clamp(0, 1)[:, None]
+
+
+def is_guidance_distilled(model) -> bool:
+    """A model that takes its guidance scale as an input (Flux dev and Flux 2: `comfy.model_base.Flux`
+    with `guidance_embed` in its unet config); FluxGuidance puts the scale in the conditioning."""
+    import comfy.model_base
+
+    base = getattr(model, "model", model)
+    config = getattr(getattr(base, "model_config", None), "unet_config", {}) or {}
+    return isinstance(base, comfy.model_base.Flux) and bool(config.get("guidance_embed"))
+
+
+def check_guidance(model, cfg: float, has_negative: bool) -> None:
+    """The guidance rules, so no node guides silently less or more than asked.
+
+    - A guidance-distilled model (Flux dev) is already guided by the scale FluxGuidance puts in
+      the conditioning; classifier-free guidance on top would guide twice. So cfg must be 1
+      (then `negative` is not needed and not used, and a cfg ramp is constant 1).
+    - Otherwise cfg != 1 needs a `negative`: the paper guides against the empty prompt, and
+      these nodes cannot encode text, so without one the node refuses rather than run unguided.
+    """
+    if abs(cfg - 1.0) < 1e-9:
+        return
+    if is_guidance_distilled(model):
+        raise ValueError(
+            f"cfg: this model is guidance-distilled (Flux dev): its guidance is the FluxGuidance value in the "
+            f"conditioning, and cfg {cfg:g} would guide it a second time; set cfg to 1 (no negative is needed) and "
+            "set the guidance with a FluxGuidance node on the positive conditioning")
+    if not has_negative:
+        raise ValueError(
+            f"negative: cfg is {cfg:g} but no negative conditioning is connected, so there is nothing to guide "
+            "against; connect a CLIP Text Encode of an empty prompt to negative (the paper guides against the "
+            "empty prompt), or set cfg to 1 for an unguided run")
 
 
 @dataclass
@@ -163,11 +215,16 @@ class GuidanceSpec:
     rec_positive: list | None = None
     rec_negative: list | None = None
 
+    def __post_init__(self):
+        check_guidance(self.model if self.guider is None else getattr(self.guider, "model_patcher", self.model),
+                       self.base_cfg,
+                       has_negative=self.guider is not None or self.negative is not None)
+
     @property
     def base_cfg(self) -> float:
         if self.guider is not None:
             return float(getattr(self.guider, "cfg", 1.0))
-        return self.cfg if self.negative is not None else 1.0
+        return float(self.cfg)
 
     def build(self, recorded_branch: bool = False):
         """A fresh guider (a copy: the user's cached GUIDER is never changed)."""

@@ -45,7 +45,7 @@ class SDEDragStochasticInversion:
 
 class SDEDragODEInversion:
     DESCRIPTION = ("DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model "
-                   "(one call per step) at guidance 1 unless a cfg above 1 and a negative are given.")
+                   "(one call per step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative).")
     CATEGORY = CATEGORY
     FUNCTION = "invert"
     RETURN_TYPES = ("LATENT", "SDE_TRAJECTORY")

@@ -12,7 +12,7 @@ from . import inputs
 from .common import CATEGORY
 from .host import latent_samples
 from .lora_train import find_identity_lora, fixed_pairs, save_lora, schedule_sigmas, train_identity_lora, \
-    with_identity_lora
+    with_identity_lora, work_units
 
 LOSS_PAIRS = 8  # fixed (timestep, noise) pairs on which the node logs the loss before and after
 
@@ -59,15 +59,21 @@ class SDEDragIdentityLoRA:
             raise ValueError("latent: connect the image's LATENT, or an IMAGE together with its VAE")
         if find_identity_lora(model) is not None:
             raise ValueError("model: this MODEL already carries an identity LoRA; train on the model without it")
-        bar = comfy.utils.ProgressBar(steps)
+        pairs = fixed_pairs(samples, schedule_sigmas(model.model), LOSS_PAIRS, seed + 1)
+        total = work_units(steps, pairs)  # the loss checks before and after are on the bar too
+        bar = comfy.utils.ProgressBar(total)
+        done = [0]
+
+        def on_work():
+            done[0] += 1
+            bar.update_absolute(done[0], total)
+            comfy.model_management.throw_exception_if_processing_interrupted()
 
         def on_step(i):
             comfy.model_management.throw_exception_if_processing_interrupted()
-            bar.update_absolute(i + 1, steps)
 
-        pairs = fixed_pairs(samples, schedule_sigmas(model.model), LOSS_PAIRS, seed + 1)
-        lora, info = train_identity_lora(model, samples, positive, rank=rank, steps=steps,
-                                         learning_rate=learning_rate, seed=seed, on_step=on_step, loss_pairs=pairs)
+        lora, info = train_identity_lora(model, samples, positive, rank=rank, steps=steps, learning_rate=learning_rate,
+                                         seed=seed, on_step=on_step, loss_pairs=pairs, on_work=on_work)
         logging.info("SDE Drag identity LoRA: %d layers, rank %d, %d steps; denoising loss on %d fixed pairs "
                      "%.5f -> %.5f", len(lora.weights), rank, steps, LOSS_PAIRS, info["loss_before"],
                      info["loss_after"])

@@ -171,19 +171,32 @@ def fixed_pairs(x0: torch.Tensor, sigmas: torch.Tensor, count: int, seed: int):
     return [(sigmas[i], torch.randn(x0.shape, generator=gen)) for i in idx]
 
 
-def evaluate_loss(base_model, x0, kwargs, pairs) -> float:
+def evaluate_loss(base_model, x0, kwargs, pairs, on_work=None) -> float:
+    """Mean denoising loss over `pairs`; `on_work()` after each pair (one model call)."""
+    total = 0.0
     with torch.no_grad():
         dev = x0.device
-        return sum(float(denoising_loss(base_model, x0, kwargs, s.to(dev), n.to(dev))) for s, n in pairs) / len(pairs)
+        for s, n in pairs:
+            total += float(denoising_loss(base_model, x0, kwargs, s.to(dev), n.to(dev)))
+            if on_work is not None:
+                on_work()
+    return total / len(pairs)
+
+
+def work_units(steps: int, loss_pairs) -> int:
+    """Model calls of `train_identity_lora`: the loss pairs before and after, and the steps."""
+    return int(steps) + 2 * (len(loss_pairs) if loss_pairs is not None else 0)
 
 
 def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps=100, learning_rate=2e-4, seed=1234,
-                        on_step=None, loss_pairs=None):
+                        on_step=None, loss_pairs=None, on_work=None):
     """Train a peft LoRA on a copy of `model`'s diffusion model (the input is never touched).
 
     `samples` is a LATENT's samples (user space). Returns `(IdentityLoRA, info)`; `info` holds
     `loss_before`/`loss_after` on `loss_pairs` ((sigma, noise) pairs) when given.
-    `on_step(i)` runs before every step (progress, cancel).
+    `on_step(i)` runs before every step (cancel); `on_work()` after each of the
+    `work_units(steps, loss_pairs)` model calls (loss pairs before, steps, loss pairs after), so a
+    progress bar over them covers the whole training.
     """
     import peft
 
@@ -214,7 +227,7 @@ def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps
         if not params:
             raise ValueError("model: no attention projections (to_q/to_k/to_v/to_out.0) found to attach a LoRA to")
         if loss_pairs is not None:
-            info["loss_before"] = evaluate_loss(train_model, x0, kwargs, loss_pairs)
+            info["loss_before"] = evaluate_loss(train_model, x0, kwargs, loss_pairs, on_work)
         optimizer = torch.optim.AdamW(params, lr=float(learning_rate))
         gen = torch.Generator().manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
         train_model.diffusion_model.train()
@@ -227,9 +240,11 @@ def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if on_work is not None:
+                on_work()
         train_model.diffusion_model.eval()
         if loss_pairs is not None:
-            info["loss_after"] = evaluate_loss(train_model, x0, kwargs, loss_pairs)
+            info["loss_after"] = evaluate_loss(train_model, x0, kwargs, loss_pairs, on_work)
         weights = {}
         for path, module in train_model.diffusion_model.named_modules():
             if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
@@ -283,6 +298,6 @@ def lora_ramp_sigmas(sigmas: torch.Tensor, scales) -> tuple:
     return [float(s) for s in sigmas[: len(scales)]], list(scales)
 
 
-__all__ = ["IdentityLoRA", "WRAPPER_KEY", "find_identity_lora", "with_identity_lora", "train_identity_lora",
+__all__ = ["IdentityLoRA", "WRAPPER_KEY", "find_identity_lora", "with_identity_lora", "train_identity_lora", "work_units",
            "fixed_pairs", "evaluate_loss", "model_kwargs", "denoising_loss", "schedule_sigmas", "safe_stem",
            "unused_path", "save_lora", "lora_ramp_sigmas"]

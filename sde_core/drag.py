@@ -1,6 +1,7 @@
 """SDE-Drag (Nie et al. 2024, Sec. 4.1): latent copy-paste at ``t0`` + Cycle-SDE denoising.
 
-Points are ``(x, y)``: image pixels at the entry, latent cells inside (``pixels_to_cells``).
+Points are ``(x, y)`` whole latent cells (the nodes round image pixels down to cells first,
+as the authors' code does, so the plan depends only on the cells).
 A long drag is split into sub-drags of about ``step_size`` cells; each one re-inverts the
 current latent, copies a square patch from the source to the target at ``t0`` and denoises.
 """
@@ -84,9 +85,11 @@ def copy_paste(x, sources, targets, r, alpha, beta, noise, scale=1.0):
     each pair does, in this order:
 
     1. ``patch = v[source square]`` (as it is before this pair's refill);
-    2. ``v[source square] = beta * patch + sqrt(1 - beta^2) * noise[source square]``;
+    2. ``v[source square] = beta * patch + sqrt(1 - beta^2) * noise(patch.shape)``;
     3. ``v[target square] = alpha * patch`` (overwrites any overlap with step 2).
 
+    ``noise(shape)`` draws fresh standard normal noise, called once per pair (as the authors'
+    code does), so the source squares of two pairs that overlap get independent refills.
     The result is ``scale * v``, computed on the squares only, so every other cell is ``x``
     bit for bit. ``sources``/``targets``: ``[P, 2]`` integer ``(x, y)`` cells; every batch
     item gets the same points.
@@ -94,8 +97,8 @@ def copy_paste(x, sources, targets, r, alpha, beta, noise, scale=1.0):
     check_latent(x)
     height, width = x.shape[-2:]
     sources, targets = check_points(sources, targets, height, width)
-    if noise.shape != x.shape:
-        raise ValueError(f"noise must be shaped like x {tuple(x.shape)}, got {tuple(noise.shape)}.")
+    if not callable(noise):
+        raise ValueError("noise must be a function shape -> standard normal tensor (one fresh draw per pair).")
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (the share of the old source kept), got {beta}.")
     sources, targets = sources.long().tolist(), targets.long().tolist()
@@ -110,7 +113,7 @@ def _paste_pairs(x, sources, targets, r, alpha, beta, noise, scale):
     for src, tgt in zip(sources, targets):
         src_sq, tgt_sq = patch_bounds(src, tgt, r, height, width)
         patch = out[..., src_sq[0], src_sq[1]].clone()
-        refill = keep_noise * noise[..., src_sq[0], src_sq[1]]
+        refill = keep_noise * noise(patch.shape).to(patch)
         out[..., src_sq[0], src_sq[1]] = beta * patch + refill
         out[..., tgt_sq[0], tgt_sq[1]] = alpha * patch
     return out
@@ -145,7 +148,7 @@ def sde_drag(
 
     1. invert the current latent to ``sigmas[0]``: ``record_forward`` with fresh noise from
        ``generator`` (sde) or ``ddim_invert`` at ``sigma_min`` (ode);
-    2. ``copy_paste`` on the latent at ``t0`` with noise from ``generator`` and
+    2. ``copy_paste`` on the latent at ``t0`` with fresh refill noise per pair from ``generator`` and
        ``scale = schedule.vp_scale(sigmas[0])``;
     3. denoise with ``sample_cycle_sde`` (sde) or ``sample_ode_masked`` (ode), keeping the
        region outside ``mask`` (1 = editable) from the inversion.
@@ -181,7 +184,7 @@ def sde_drag(
                 schedule=schedule, sigma_min=sigma_min,
             )
         start = trajectory.latent_at_t0
-        noise = _randn_like(start, generator)
+        noise = lambda shape: _randn_like(start.new_empty(shape), generator)  # noqa: E731  (fresh per pair)
         edited = _paste_pairs(start, src.tolist(), tgt.tolist(), r, alpha, beta, noise, scale)
         sampler = sample_cycle_sde if method == "sde" else sample_ode_masked
         current = sampler(

@@ -50,18 +50,40 @@ def test_pixels_map_to_latent_cells_by_the_downscale_factor_as_floats():
     assert cells.tolist() == [[8.0, 16.0], [0.375, 0.625]]
 
 
+def test_whole_cells_plan_as_the_authors_code_does():
+    """The issue's examples: the nodes round pixels down to cells before planning (the authors' order).
+    (200, 200) -> (263, 263) px is (25, 25) -> (32, 32) cells: 5 sub-drags (fractional cells gave 6);
+    60 -> 100 px along x is 7 -> 12 cells, walked 7, 8, 10, 12 (fractional: 7, 9, 10, 12)."""
+    plan = sde_core.plan_subdrags(torch.tensor([[25.0, 25.0]]), torch.tensor([[32.0, 32.0]]), 2)
+    assert len(plan) == 5
+    walk = sde_core.plan_subdrags(torch.tensor([[7.0, 0.0]]), torch.tensor([[12.0, 0.0]]), 2)
+    assert [int(s[0, 0]) for s, _ in walk] + [int(walk[-1][1][0, 0])] == [7, 8, 10, 12]
+
+
+def _noise_draws(seed=1):
+    """A refill-noise function (one fresh draw per pair) that keeps what it drew."""
+    gen, drawn = torch.Generator().manual_seed(seed), []
+
+    def noise(shape):
+        drawn.append(torch.randn(shape, generator=gen, dtype=DTYPE))
+        return drawn[-1]
+
+    return noise, drawn
+
+
 # ----------------------------------------------------------------------------- copy-paste
 def test_copy_paste_puts_alpha_times_the_pre_refill_source_at_the_target_and_refills_the_rest():
     # r = 5 and a 2-cell step: the squares overlap, and the target overwrites the overlap.
-    x, noise = _randn(2, 3, 16, 16), _randn(2, 3, 16, 16, seed=1)
+    x, (noise, drawn) = _randn(2, 3, 16, 16), _noise_draws()
     before = x.clone()
     scale, alpha, beta = 2.5, 1.1, 0.3
     out = sde_core.copy_paste(x, [[6, 7]], [[8, 7]], 5, alpha, beta, noise, scale)
     assert torch.equal(x, before)  # never mutates its input
     rows, src_cols, tgt_cols = slice(2, 12), slice(1, 11), slice(3, 13)
     assert torch.equal(out[..., rows, tgt_cols], alpha * x[..., rows, src_cols])
+    assert len(drawn) == 1 and drawn[0].shape == (2, 3, 10, 10)  # one draw of the source square's shape
     refill = slice(1, 3)  # the part of the source square the target does not cover
-    expected = scale * (beta * x[..., rows, refill] / scale + (1 - beta**2) ** 0.5 * noise[..., rows, refill])
+    expected = scale * (beta * x[..., rows, refill] / scale + (1 - beta**2) ** 0.5 * drawn[0][..., :, 0:2])
     torch.testing.assert_close(out[..., rows, refill], expected, rtol=1e-14, atol=1e-14)
     untouched = torch.ones(16, 16, dtype=torch.bool)
     untouched[rows, 1:13] = False
@@ -72,23 +94,34 @@ def test_copy_paste_shrinks_the_radius_per_side_so_both_squares_fit_near_the_bor
     src, tgt = sde_core.patch_bounds((1, 14), (3, 15), 5, 16, 16)
     assert src == (slice(9, 15), slice(0, 6)) and tgt == (slice(10, 16), slice(2, 8))
     x = _randn(1, 2, 16, 16)
-    out = sde_core.copy_paste(x, [[1, 14]], [[3, 15]], 5, 1.1, 0.3, torch.zeros_like(x))
+    out = sde_core.copy_paste(x, [[1, 14]], [[3, 15]], 5, 1.1, 0.3, lambda shape: torch.zeros(shape, dtype=DTYPE))
     assert torch.equal(out[..., 10:16, 2:8], 1.1 * x[..., 9:15, 0:6])
     corner = sde_core.patch_bounds((0, 0), (15, 15), 5, 16, 16)
     assert corner == ((slice(0, 1), slice(0, 1)), (slice(15, 16), slice(15, 16)))
 
 
 def test_copy_paste_of_several_pairs_applies_them_in_order_each_on_the_previous_result():
-    x, noise = _randn(2, 3, 16, 16), _randn(2, 3, 16, 16, seed=1)
+    # the noise functions restart their seed per call, so the split run draws what the joint run draws
+    x = _randn(2, 3, 16, 16)
     pairs = ([[3, 3], [7, 4]], [[5, 4], [10, 9]])  # pair 1's source overlaps pair 0's target
-    both = sde_core.copy_paste(x, *pairs, 2, 1.1, 0.3, noise)
-    first = sde_core.copy_paste(x, pairs[0][:1], pairs[1][:1], 2, 1.1, 0.3, noise)
-    second = sde_core.copy_paste(first, pairs[0][1:], pairs[1][1:], 2, 1.1, 0.3, noise)
+    both = sde_core.copy_paste(x, *pairs, 2, 1.1, 0.3, _noise_draws()[0])
+    split_noise = _noise_draws()[0]
+    first = sde_core.copy_paste(x, pairs[0][:1], pairs[1][:1], 2, 1.1, 0.3, split_noise)
+    second = sde_core.copy_paste(first, pairs[0][1:], pairs[1][1:], 2, 1.1, 0.3, split_noise)
     assert torch.equal(both, second)
-    reversed_order = sde_core.copy_paste(x, pairs[0][::-1], pairs[1][::-1], 2, 1.1, 0.3, noise)
+    reversed_order = sde_core.copy_paste(x, pairs[0][::-1], pairs[1][::-1], 2, 1.1, 0.3, _noise_draws()[0])
     assert not torch.equal(both, reversed_order)
     assert torch.equal(both[0, :, 7:11, 8:12], 1.1 * first[0, :, 2:6, 5:9])  # same points for every item
     assert torch.equal(both[1, :, 7:11, 8:12], 1.1 * first[1, :, 2:6, 5:9])
+
+
+def test_each_pair_gets_a_fresh_refill_so_overlapping_source_squares_are_not_correlated():
+    """The authors draw refill noise per pair; slicing one tensor gave two overlapping source
+    squares the same noise on their overlap."""
+    x, (noise, drawn) = torch.zeros(1, 1, 16, 16, dtype=DTYPE), _noise_draws()
+    out = sde_core.copy_paste(x, [[5, 5], [6, 5]], [[12, 12], [13, 12]], 2, 1.0, 0.0, noise)
+    assert len(drawn) == 2 and not torch.equal(drawn[0], drawn[1])
+    assert torch.equal(out[0, 0, 3:7, 4:8], drawn[1][0, 0])  # the second pair's refill is its own draw
 
 
 # ----------------------------------------------------------------------------- the loop

@@ -9,7 +9,7 @@ import sde_core
 from core_problems import GAUSSIAN, vp_sigmas
 
 LATENT = torch.zeros(2, 4, 8, 10, dtype=torch.float64)  # H = 8, W = 10
-NOISE = torch.zeros_like(LATENT)
+NOISE = lambda shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731  (refill noise, one draw per pair)
 
 
 def _copy(sources, targets):
@@ -59,7 +59,9 @@ BAD_INPUTS = [
         sde_core.VP, LATENT, LATENT, LATENT, 1.0, 0.0), ["std = 0"]),
     ("eta above one", lambda: sde_core.sample_eta(None, LATENT, vp_sigmas(3), eta=2.0), ["eta", "[0, 1]"]),
     ("beta above one", lambda: sde_core.copy_paste(LATENT, [[1, 1]], [[2, 2]], 2, 1.1, 1.5, NOISE), ["beta", "[0, 1]"]),
-    ("noise of another shape", lambda: sde_core.copy_paste(LATENT, [[1, 1]], [[2, 2]], 2, 1.1, 0.3, NOISE[:1]), ["noise"]),
+    # copy_paste draws fresh refill noise per pair (as the authors' code), so noise is a function now
+    ("noise that is not a function", lambda: sde_core.copy_paste(LATENT, [[1, 1]], [[2, 2]], 2, 1.1, 0.3,
+                                                                 torch.zeros_like(LATENT)), ["noise"]),
     ("mask without trajectory", lambda: sde_core.sample_ode_masked(
         None, LATENT, vp_sigmas(3), mask=torch.ones(8, 10)), ["mask", "trajectory"]),
     ("generator and noise_sampler", lambda: sde_core.record_forward(

@@ -53,3 +53,26 @@ def test_diffedit_sde_edits_inside_the_mask_and_keeps_the_reconstruction_outside
     assert outside < 1e-4 and rec_error < 1e-4
     assert inside > 1e-2
 
+
+
+def test_the_mask_has_the_input_images_size_on_the_demo_model_whose_vae_downscales_by_4(host, captured):
+    """The factor comes from the model (the demo VAE: 64x64 image <-> 16x16 latent), not a fixed 8;
+    the SD-family factor 8 is asserted above (16x16 latent -> 128x128 mask)."""
+    g = {
+        "loader": {"class_type": "SDEDragDemoLoader", "inputs": {}},
+        "image": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+        "latent": {"class_type": "VAEEncode", "inputs": {"pixels": ["image", 0], "vae": ["loader", 2]}},
+        "source": {"class_type": "CLIPTextEncode", "inputs": {"text": "red disc", "clip": ["loader", 1]}},
+        "target": {"class_type": "CLIPTextEncode", "inputs": {"text": "blue square", "clip": ["loader", 1]}},
+        "mask": {"class_type": "SDEDragDiffEditMask", "inputs": {
+            "model": ["loader", 0], "latent": ["latent", 0], "source": ["source", 0], "target": ["target", 0],
+            "strength": 0.5, "noises": 2, "threshold": 0.5, "blur": 0.0, "seed": 3}},
+    }
+    graphs.capture(g, "latent", ["latent", 0])
+    graphs.capture(g, "mask", ["mask", 0])
+    graphs.capture(g, "preview", ["mask", 2])
+    result = host.run(g)
+    assert result.ok, result
+    assert captured["latent"]["samples"].shape[-2:] == (16, 16)
+    assert captured["mask"].shape == (1, 64, 64)
+    assert captured["preview"].shape == (1, 64, 64, 3)

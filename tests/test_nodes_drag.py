@@ -79,6 +79,36 @@ def test_a_mask_of_the_wrong_size_names_the_mask(host):
     assert not result.ok and "mask: size 100x30" in result.error_message, result.error_message
 
 
+# A 32x32 latent of a factor-8 model is a 256x256 image (README "Errors", the MASK tooltip).
+MASK_SIZES_ACCEPTED = [(256, 256), (32, 32), (263, 259)]  # image, latent, an uncropped image VAE Encode crops
+MASK_SIZES_REFUSED = [(100, 100), (512, 512), (256, 128), (264, 256), (31, 32)]  # 100 and 512 were resized before
+
+
+@pytest.mark.parametrize("size", MASK_SIZES_ACCEPTED, ids=[f"{w}x{h}" for w, h in MASK_SIZES_ACCEPTED])
+def test_a_mask_of_the_image_or_the_latent_size_is_accepted(host, size):
+    graph = graphs.one_subdrag("eps", "sde", steps=3, mask_box=(0, 0, 8, 8))
+    graph["mask"]["inputs"].update(width=size[0], height=size[1])
+    result = host.run(graph)
+    assert result.ok, result
+
+
+@pytest.mark.parametrize("size", MASK_SIZES_REFUSED, ids=[f"{w}x{h}" for w, h in MASK_SIZES_REFUSED])
+@pytest.mark.parametrize("node", ["den", "drag"])
+def test_a_mask_of_any_other_size_is_refused_naming_the_mask_and_the_sizes_accepted(host, size, node):
+    if node == "drag":
+        graph = graphs.sde_drag("eps", steps=3)
+        graph["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": size[0], "height": size[1]}}
+        graph["drag"]["inputs"]["mask"] = ["mask", 0]
+    else:
+        graph = graphs.one_subdrag("eps", "sde", steps=3, mask_box=(0, 0, 8, 8))
+        graph["mask"]["inputs"].update(width=size[0], height=size[1])
+    result = host.run(graph)
+    assert not result.ok
+    message = result.error_message
+    assert f"mask: size {size[0]}x{size[1]} does not fit" in message, message
+    assert "256x256" in message and "32x32" in message, message
+
+
 def test_t0_of_zero_is_refused_by_comfyuis_own_validation(host):
     graph = graphs.sde_drag("eps", steps=4, t0=0.0)
     result = host.run(graph)
@@ -106,4 +136,41 @@ def test_every_node_of_the_pack_has_a_category_description_and_tooltips(host):
         for group in ("required", "optional"):
             for input_name, declared in spec.get(group, {}).items():
                 options = declared[1] if len(declared) > 1 else {}
-                assert options.get("tooltip") or declared[0] == "DRAG_POINTS", f"{name}.{input_name}"
+                assert options.get("tooltip"), f"{name}.{input_name}"
+
+
+@pytest.mark.parametrize("method,calls", [("sde", 2 * 4), ("ode", 2 * 4 * 2)])
+def test_a_drag_says_its_plan_in_the_log_and_as_the_progress_bars_total_before_the_first_model_call(
+        host, monkeypatch, caplog, method, calls):
+    """4 cells at step_size 2 = 2 sub-drags; 6 steps at t0 0.6 keep 4; ODE-Drag adds an inversion call per step."""
+    import logging
+
+    import comfy.utils
+
+    events = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
+                        lambda value, total, preview=None, *a, **k: events.append((value, total, len(caplog.records))))
+    with caplog.at_level(logging.INFO):
+        result = host.run(graphs.sde_drag("eps", method, points="48,48 -> 80,48", steps=6, step_size=2))
+    assert result.ok, result
+    plans = [i for i, r in enumerate(caplog.records) if r.getMessage().startswith("SDE Drag plan: ")]
+    assert len(plans) == 1
+    message = caplog.records[plans[0]].getMessage()
+    steps = "2 sub-drags x 4 steps" + (" x 2 (inversion + denoising)" if method == "ode" else "")
+    assert message == f"SDE Drag plan: {steps} = {calls} model calls", message
+    assert events and all(total == calls for _, total, _ in events)
+    assert [value for value, _, _ in events][-1] == calls and len(events) == calls
+    assert events[0][2] > plans[0]  # the plan was logged before the bar's first step
+
+
+def test_pixel_points_are_rounded_down_to_whole_cells_before_the_sub_drags_are_planned(host, caplog):
+    """The authors' order (issue 16): (200, 200) -> (263, 263) px is (25, 25) -> (32, 32) cells,
+    5 sub-drags at step_size 2; keeping fractional cells (32.875) planned 6."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        result = host.run(graphs.sde_drag("eps", points="200,200 -> 263,263", steps=2, step_size=2,
+                                         width=40, height=40))  # a 320x320 image
+    assert result.ok, result
+    plans = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SDE Drag plan: ")]
+    assert plans == ["SDE Drag plan: 5 sub-drags x 1 steps = 5 model calls"], plans

@@ -59,3 +59,14 @@ def test_img2img_and_inpainting_run_end_to_end_on_every_family(host, captured, f
     r = _run(host, captured, family=family, eta=eta, t0=1.0, mask_box=BOX, steps=2)
     assert torch.isfinite(r["output"]).all()
     assert (_outside(r["output"]) - _outside(r["input"])).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("noise_mask", [False, True], ids=["mask_input", "noise_mask"])
+def test_an_inpainting_mask_of_a_size_that_is_neither_the_images_nor_the_latents_is_refused(host, noise_mask):
+    graph = graphs.fresh_denoise("eps", steps=2, mask_box=BOX, noise_mask=noise_mask)  # 16x16 latent, 128x128 image
+    graph["editable_bg"]["inputs"].update(width=100, height=100)
+    result = host.run(graph)
+    assert not result.ok
+    name = "latent (its noise_mask)" if noise_mask else "mask"
+    assert f"{name}: size 100x100 does not fit" in result.error_message, result.error_message
+    assert "128x128" in result.error_message and "16x16" in result.error_message

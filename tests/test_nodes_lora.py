@@ -270,3 +270,41 @@ def test_the_ramp_changes_a_real_drag_and_scale_min_one_is_full_strength(host, t
     full, seen = _drag(host, t, 1.0, monkeypatch, points="24,24 -> 40,40", alpha=1.1, beta=0.3)
     assert {s for _, s in seen} == {1.0}
     assert (ramped - full).abs().max() > 1e-4
+
+
+def test_the_progress_bar_covers_the_loss_checks_before_and_after_training_not_only_the_steps(host, monkeypatch):
+    """ComfyUI's progress events (its global progress hook, as the server installs it) against the
+    node's model calls: the bar's total is every call (8 loss pairs before, the steps, 8 after),
+    it moves after each one, and it reaches its end only after the last call."""
+    import comfy.utils
+
+    import graphs
+
+    host.register({"TestTrainableTinyModel": TestTrainableTinyModel})
+    lora_train, lora_node = host.module("nodes.lora_train"), host.module("nodes.lora")
+    log = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
+                        lambda value, total, preview=None, *a, **k: log.append(("progress", value, total)))
+    real_loss = lora_train.denoising_loss
+    monkeypatch.setattr(lora_train, "denoising_loss", lambda *a, **k: (log.append(("call",)), real_loss(*a, **k))[1])
+    steps = 3
+    g = {"model": {"class_type": "TestTrainableTinyModel", "inputs": {"family": "eps"}},
+         "pos": {"class_type": "TestConditioning", "inputs": {"family": "eps", "seed": 1}},
+         "latent": {"class_type": "TestPatternLatent", "inputs": {
+             "width": SIZE, "height": SIZE, "batch": 1, "seed": 0, "patch_x": -1, "patch_y": -1, "patch_radius": 3}},
+         "train": {"class_type": "SDEDragIdentityLoRA", "inputs": {
+             "model": ["model", 0], "positive": ["pos", 0], "latent": ["latent", 0], "rank": 1, "steps": steps,
+             "learning_rate": LR, "seed": SEED}}}
+    graphs.capture(g, "lora_model", ["train", 0])
+    result = host.run(g)
+    assert result.ok, result
+    calls = sum(1 for e in log if e[0] == "call")
+    progress = [e for e in log if e[0] == "progress"]
+    total = steps + 2 * lora_node.LOSS_PAIRS
+    print(f"Identity LoRA, {steps} steps: {calls} model calls, {len(progress)} progress events, bar total "
+          f"{progress[-1][2]}")
+    assert calls == total
+    assert [(v, t) for _, v, t in progress] == [(i, total) for i in range(1, total + 1)]
+    assert log[-1][0] == "progress"  # the bar's end comes after the last model call
+    # every call is followed by its own step of the bar
+    assert all(log[i][0] == "call" and log[i + 1][0] == "progress" for i in range(0, len(log), 2))

@@ -266,7 +266,7 @@ def test_check_latent_refuses_nan_and_inf(shape, dtype, poison):
 def test_copy_paste_stays_finite_or_names_the_points(batch, height, width, pairs, r, alpha, beta, scale):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 4, height, width, generator=gen)
-    noise = torch.randn(x.shape, generator=gen)
+    noise = lambda shape: torch.randn(shape, generator=gen)  # noqa: E731  (fresh refill per pair)
     sources = [[p[0], p[1]] for p in pairs]
     targets = [[p[2], p[3]] for p in pairs]
     try:
@@ -306,7 +306,7 @@ def adapters(host):
 def test_mask_adapter_gives_a_mask_in_0_1_or_names_the_mask(adapters, shape, dtype, fill, poison, batch, h, w):
     mask = _tensor(shape, dtype, fill, poison)
     try:
-        m = adapters.mask_for(mask, (batch, 4, h, w))
+        m = adapters.mask_for(mask, (batch, 4, h, w), 8)
     except ValueError as e:
         assert str(e).startswith("mask"), str(e)
     else:

@@ -181,7 +181,7 @@ def drag(model, latent, source, target, sigmas, *, method="sde", eta=1.0, r=3, a
         else:
             trajectory = sde_core.ddim_invert(model, current, sigmas, schedule=schedule, sigma_min=sigma_min, disable=True)
         start = trajectory.latent_at_t0
-        noise = torch.randn(start.shape, generator=generator, dtype=start.dtype)
+        noise = lambda shape: torch.randn(shape, generator=generator, dtype=start.dtype)  # noqa: E731 (per pair)
         edited = sde_core.copy_paste(start, src, tgt, r, alpha, beta, noise, scale)
         if method == "sde":
             current = sde_core.sample_cycle_sde(model, edited, sigmas, trajectory=trajectory, schedule=schedule,
@@ -196,7 +196,7 @@ def pasted_latent(latent, source, target, sigmas, *, r=3, alpha=1.1, beta=0.3, g
     """The latent Cycle-SDE denoises in a one-sub-drag ``drag``: ``record_forward`` to
     ``sigmas[0]``, then ``copy_paste`` (the same draws, in the same order, from ``generator``)."""
     trajectory = sde_core.record_forward(latent, sigmas, schedule, generator=generator)
-    noise = torch.randn(latent.shape, generator=generator, dtype=latent.dtype)
+    noise = lambda shape: torch.randn(shape, generator=generator, dtype=latent.dtype)  # noqa: E731 (per pair)
     scale = schedule.vp_scale(sigmas[0].item())
     return sde_core.copy_paste(trajectory.latent_at_t0, [source], [target], r, alpha, beta, noise, scale)
 

@@ -102,3 +102,36 @@ def test_comfyui_serves_both_locales_through_its_i18n_loader(host, served):
         assert set(served) <= set(served_defs), language
     assert translations["zh"]["nodeDefs"]["SDEDragAllInOne"]["display_name"] == "SDE 拖拽"
     assert translations["en"]["nodeDefs"]["SDEDragAllInOne"]["display_name"] == served["SDEDragAllInOne"]["display_name"]
+
+
+# The frontend fetches a custom node's help from /extensions/<pack folder>/docs/<node id>.md
+# (after <node id>/<locale>.md): the docs/ folder of the directory ComfyUI serves for the pack.
+HELP_SECTIONS = ("## Inputs", "## Outputs", "## Paper defaults", "## Example")
+
+
+@pytest.fixture(scope="module")
+def docs_dir(host):
+    import nodes
+
+    web = nodes.EXTENSION_WEB_DIRS.get(generator.PACK_FOLDER)
+    assert web, f"ComfyUI serves no web directory for {generator.PACK_FOLDER}"
+    return Path(web) / "docs"
+
+
+def test_every_node_has_a_help_page_where_the_frontend_looks_and_no_page_is_orphaned(served, docs_dir):
+    pages = {p.stem for p in docs_dir.glob("*.md")}
+    assert pages == set(served), pages ^ set(served)
+    for node_id, info in served.items():
+        text = (docs_dir / f"{node_id}.md").read_text(encoding="utf-8")
+        assert text.splitlines()[0] == f"# {info['display_name']}", node_id
+        assert all(section in text for section in HELP_SECTIONS), node_id
+
+
+def test_each_help_page_names_every_input_and_output_of_its_node(served, docs_dir):
+    for node_id, info in served.items():
+        text = (docs_dir / f"{node_id}.md").read_text(encoding="utf-8")
+        inputs, outputs = text.split("## Inputs", 1)[1].split("## Outputs", 1)
+        outputs = outputs.split("## Paper defaults", 1)[0]
+        missing = [name for name in generator.input_names(info) if f"`{name}`" not in inputs]
+        missing += [name for name in (info.get("output_name") or info["output"]) if f"`{name}`" not in outputs]
+        assert not missing, (node_id, missing)

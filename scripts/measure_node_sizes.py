@@ -60,6 +60,5 @@ if __name__ == "__main__":
 
     table = main(sorted(node_types_used()))
     with open(OUT, "w", encoding="utf-8") as f:
-        json.dump(dict(sorted(table.items())), f, indent=1)
-        f.write("\n")
+        f.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(table.items())) + "\n}\n")
     print("wrote", os.path.relpath(OUT, ROOT))

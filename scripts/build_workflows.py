@@ -50,8 +50,8 @@ MODELS = {  # file name -> (models/ folder, download address)
 
 GAP_X, GAP_Y, TITLE = 60, 50, 36  # between columns, between nodes in a column; title bar (drawn above pos)
 MIN_SIZE = {  # room for what a node shows beyond its widgets: the point editor, a saved picture's preview
-    "MarkdownNote": [420, 300], "SDEDragPoints": [360, 400], "SaveImage": [300, 330], "SaveAnimatedWEBP": [300, 380],
-    "LoadImage": [320, 380], "LoadImageMask": [320, 380]}
+    "MarkdownNote": [440, 380], "SDEDragPoints": [360, 400], "SaveImage": [300, 330], "SaveAnimatedWEBP": [300, 380],
+    "LoadImage": [320, 380]}
 
 
 def model_info(name: str) -> dict:
@@ -296,8 +296,11 @@ class Real:
             ckpt = s.add("CheckpointLoaderSimple", 0, {"ckpt_name": name}, properties={"models": [model_info(name)]})
             self.model, self.clip, self.vae = (ckpt, 0), (ckpt, 1), (ckpt, 2)
         self.image = s.add("LoadImage", 1, {"image": PICTURE}, title="Your picture")
-        self.mask = s.add("LoadImageMask", 1, {"image": PICTURE_MASK, "channel": "red"},
-                          title="Its mask (white = may change)")
+        # Load Image + Convert Image to Mask rather than Load Image (as Mask): frontend 1.58.1 reads the latter's
+        # saved widget values shifted by its upload button, so its channel would come up as "image".
+        mask_picture = s.add("LoadImage", 1, {"image": PICTURE_MASK}, title="Its mask (white = may change)")
+        self.mask = s.add("ImageToMask", 2, {"channel": "red"}, title="Mask from its red channel")
+        s.connect(mask_picture, 0, self.mask, "image")
         pos = s.add("CLIPTextEncode", 2, {"text": prompt}, title="Prompt (describe the result)")
         s.connect(*self.clip, pos, "clip")
         self.pos = (pos, 0)
@@ -323,7 +326,7 @@ class Real:
 EXAMPLE_512 = {"points": [[[200, 256], [300, 256]]], "width": 512, "height": 512}
 EXAMPLE_1024 = {"points": [[[400, 512], [600, 512]]], "width": 1024, "height": 1024}
 PAINT = ("The mask: a white-on-black picture in 'Its mask', or paint one on your picture (right-click 'Your "
-         "picture' > Open in MaskEditor) and connect that node's MASK output to the drag's mask instead.")
+         "picture' > Open in MaskEditor) and connect that node's MASK output where the mask goes instead.")
 
 
 def drag_template(s, r: Real, presets, column, prefix, model=None, **extra):

@@ -162,7 +162,7 @@ class WorkflowBuilder:
 
     def workflow(self) -> dict:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}},
+                "links": self.links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [80, 60]}},
                 "version": 0.4}
 
     def save(self, path) -> None:

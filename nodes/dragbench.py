@@ -112,3 +112,28 @@ class SDEDragLoadDragBenchCase:
 
 NODE_CLASS_MAPPINGS = {"SDEDragLoadDragBenchCase": SDEDragLoadDragBenchCase}
 NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragLoadDragBenchCase": "Load DragBench Case"}
+
+
+def _register_case_image_route() -> None:
+    """GET /sde_drag/dragbench_case_image?case=NAME: the case's origin_image.png, found as the loader finds it,
+    so the point editor shows a case's picture before any run. Only inside a running ComfyUI server."""
+    try:
+        from aiohttp import web
+        from server import PromptServer
+    except ImportError:
+        return
+    if getattr(PromptServer, "instance", None) is None:
+        return
+
+    @PromptServer.instance.routes.get("/sde_drag/dragbench_case_image")
+    async def case_image(request):
+        try:
+            path = os.path.join(find_case(request.query.get("case", "")), "origin_image.png")
+        except ValueError as e:
+            return web.Response(status=404, text=str(e))
+        if not os.path.isfile(path):
+            return web.Response(status=404, text="case: origin_image.png is missing")
+        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+_register_case_image_route()

@@ -1,8 +1,16 @@
-"""Writes example_workflows/*.json (UI format) from the descriptions below, on the embedded
-demo model. Run inside the provisioned host:  .venv/bin/python scripts/build_workflows.py
+"""Writes example_workflows/*.json (UI format) from the descriptions below. Run inside the provisioned host:
+    .venv/bin/python scripts/build_workflows.py
 
-Each workflow is built with WorkflowBuilder against the node classes ComfyUI registered, so a
-renamed input or node fails here, not in a user's browser.
+Two kinds of template, numbered in the order a newcomer should open them:
+- DEMO_WORKFLOWS (01-08) run as shipped on the embedded 64x64 demo model (tests/test_example_workflows.py
+  executes every one);
+- REAL_WORKFLOWS (11-15) are the same edits on SD1.5, SDXL and Flux, with the model files named as their
+  usual distributions name them and the `models` metadata the frontend uses to offer a missing model for
+  download (tests/test_templates_real_checkpoints.py validates them).
+
+Each workflow is built with WorkflowBuilder against the node classes ComfyUI registered, so a renamed input or
+node fails here, not in a user's browser. Nodes are placed in columns from the sizes the frontends draw them at
+(scripts/node_sizes.json, measured in a real browser by scripts/measure_node_sizes.py), so no two overlap.
 """
 from __future__ import annotations
 
@@ -12,11 +20,43 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "example_workflows")
+SIZES = os.path.join(ROOT, "scripts", "node_sizes.json")
 CASE = "red_disc_right"
 # Demo-scale presets: 64x64 images, latent factor 4, so r and step_size are a quarter of SD's.
 DRAG = {"steps": 50, "t0": 0.6, "cfg": 3.0, "step_size": 2, "r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234}
-SWAP_NOTE = ("For a real checkpoint: replace 'SDE Drag Demo Model Loader' by Load Checkpoint, the prompts by "
-             "your own, and use the paper's SD1.5 presets (steps 200, t0 0.6, cfg 3, step_size 2, r 5).")
+# The paper's SD1.5 presets (512x512 pictures, 64x64 latents).
+PAPER = {"steps": 200, "t0": 0.6, "cfg": 3.0, "step_size": 2, "r": 5, "alpha": 1.1, "beta": 0.3, "seed": 1234}
+# SDXL and Flux at 1024x1024: latents of 128x128 cells, twice SD1.5's per side. r and step_size count latent
+# cells, so doubling them keeps the copied patch the same share of the picture and the same number of sub-drags
+# for a drag of the same share of the picture (scaled by this reasoning, not measured).
+LARGE = {**PAPER, "step_size": 4, "r": 10}
+REAL_NOTE = ("Models, pictures and prompts are yours to change: the file names are the usual distributions' "
+             "(the frontend offers a missing one for download).")
+DEMO_NOTE = "Runs as is on the pack's 64x64 demo model. For SD1.5, SDXL or Flux open templates 11-15."
+PICTURE, PICTURE_MASK = "sde_drag_example.png", "sde_drag_example_mask.png"
+
+HF = "https://huggingface.co/"
+MODELS = {  # file name -> (models/ folder, download address)
+    "v1-5-pruned-emaonly.safetensors": (
+        "checkpoints", HF + "stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/v1-5-pruned-emaonly.safetensors"),
+    "sd_xl_base_1.0.safetensors": (
+        "checkpoints", HF + "stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
+    "flux1-dev.safetensors": ("diffusion_models", HF + "Comfy-Org/flux1-dev/resolve/main/flux1-dev.safetensors"),
+    "clip_l.safetensors": ("text_encoders", HF + "comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors"),
+    "t5xxl_fp8_e4m3fn.safetensors": (
+        "text_encoders", HF + "comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp8_e4m3fn.safetensors"),
+    "ae.safetensors": ("vae", HF + "Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+}
+
+GAP_X, GAP_Y, TITLE = 60, 50, 36  # between columns, between nodes in a column; title bar (drawn above pos)
+MIN_SIZE = {  # room for what a node shows beyond its widgets: the point editor, a saved picture's preview
+    "MarkdownNote": [440, 380], "SDEDragPoints": [360, 400], "SaveImage": [300, 330], "SaveAnimatedWEBP": [300, 380],
+    "LoadImage": [320, 380]}
+
+
+def model_info(name: str) -> dict:
+    directory, url = MODELS[name]
+    return {"name": name, "url": url, "directory": directory}
 
 
 def case_points() -> str:
@@ -26,215 +66,378 @@ def case_points() -> str:
                        "height": 64})
 
 
+def drawn_sizes() -> dict:
+    if not os.path.exists(SIZES):
+        return {}
+    with open(SIZES, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Sheet:
+    """A workflow laid out in columns: `add(kind, column, ...)` stacks nodes top-down in a column; `place()`
+    gives each node the size the frontends draw it at (at least) and a position clear of every other node."""
+
+    def __init__(self, builder, sizes: dict):
+        self.b, self.sizes, self.columns = builder, sizes, {}
+
+    def add(self, kind, column, widgets=None, title=None, size=None, properties=None):
+        measured = self.sizes.get(kind, [320, 160])
+        want = [max(a, b) for a, b in zip(measured, size or MIN_SIZE.get(kind, [0, 0]))]
+        node = self.b.add(kind, (0, 0), widgets, title=title, size=want, properties=properties)
+        self.columns.setdefault(column, []).append(node)
+        return node
+
+    def connect(self, *args):
+        self.b.connect(*args)
+
+    def place(self):
+        x = 20
+        for column in sorted(self.columns):
+            y = 20 + TITLE
+            nodes = [self.b.nodes[i - 1] for i in self.columns[column]]
+            for node in nodes:
+                node["pos"] = [x, y]
+                y += node["size"][1] + TITLE + GAP_Y
+            x += max(node["size"][0] for node in nodes) + GAP_X
+
+
 class Demo:
-    """The shared front of every workflow: demo model, a bundled case, prompts, VAE encode."""
+    """The shared front of every demo workflow: a note, the demo model, a bundled case, prompts, VAE encode."""
 
-    def __init__(self, builder, note: str):
-        b = self.b = builder
-        b.add("MarkdownNote", (20, 20), {"text": note + "\n\n" + SWAP_NOTE}, size=[380, 220])
-        self.loader = b.add("SDEDragDemoLoader", (20, 280), size=[300, 120])
-        self.case = b.add("SDEDragLoadDragBenchCase", (20, 440), {"case": CASE}, size=[300, 120])
-        self.pos = b.add("CLIPTextEncode", (360, 20), {"text": "red disc"}, title="Prompt")
-        b.connect(self.loader, 1, self.pos, "clip")
-        self.neg = b.add("CLIPTextEncode", (360, 220), {"text": ""}, title="Negative")
-        b.connect(self.loader, 1, self.neg, "clip")
-        self.enc = b.add("VAEEncode", (360, 420), size=[220, 60])
-        b.connect(self.case, 0, self.enc, "pixels")
-        b.connect(self.loader, 2, self.enc, "vae")
-
-    def decode_and_save(self, latent_node, slot, pos, prefix, animated=False):
-        b = self.b
-        dec = b.add("VAEDecode", pos, size=[220, 60])
-        b.connect(latent_node, slot, dec, "samples")
-        b.connect(self.loader, 2, dec, "vae")
-        if animated:
-            save = b.add("SaveAnimatedWEBP", (pos[0] + 250, pos[1]), {"filename_prefix": prefix, "fps": 4.0})
-        else:
-            save = b.add("SaveImage", (pos[0] + 250, pos[1]), {"filename_prefix": prefix})
-        b.connect(dec, 0, save, "images")
-        return save
+    def __init__(self, sheet: Sheet, note: str):
+        s = self.s = sheet
+        s.add("MarkdownNote", 0, {"text": note + "\n\n" + DEMO_NOTE})
+        self.loader = s.add("SDEDragDemoLoader", 0)
+        self.case = s.add("SDEDragLoadDragBenchCase", 0, {"case": CASE})
+        self.pos = s.add("CLIPTextEncode", 1, {"text": "red disc"}, title="Prompt")
+        s.connect(self.loader, 1, self.pos, "clip")
+        self.neg = s.add("CLIPTextEncode", 1, {"text": ""}, title="Negative")
+        s.connect(self.loader, 1, self.neg, "clip")
+        self.enc = s.add("VAEEncode", 1)
+        s.connect(self.case, 0, self.enc, "pixels")
+        s.connect(self.loader, 2, self.enc, "vae")
+        self.vae = (self.loader, 2)
 
 
-def drag_node(demo, method, pos, points_node, points_slot, title=None):
-    b = demo.b
-    node = b.add("SDEDragAllInOne", pos, {"method": method, **DRAG}, title=title, size=[320, 420])
-    b.connect(demo.loader, 0, node, "model")
-    b.connect(demo.pos, 0, node, "positive")
-    b.connect(demo.neg, 0, node, "negative")
-    b.connect(demo.enc, 0, node, "latent")
-    b.connect(points_node, points_slot, node, "drag_points")
-    b.connect(demo.case, 1, node, "mask")
+def decode_and_save(s: Sheet, vae, latent_node, slot, column, prefix, animated=False):
+    dec = s.add("VAEDecode", column)
+    s.connect(latent_node, slot, dec, "samples")
+    s.connect(*vae, dec, "vae")
+    if animated:
+        save = s.add("SaveAnimatedWEBP", column + 1, {"filename_prefix": prefix, "fps": 4.0})
+    else:
+        save = s.add("SaveImage", column + 1, {"filename_prefix": prefix})
+    s.connect(dec, 0, save, "images")
+    return save
+
+
+def drag_node(s, model, pos, neg, latent, points, mask, column, presets, method="sde", title=None, **extra):
+    node = s.add("SDEDragAllInOne", column, {"method": method, **presets, **extra}, title=title)
+    for origin, name in ((model, "model"), (pos, "positive"), (neg, "negative"), (latent, "latent"),
+                         (points, "drag_points"), (mask, "mask")):
+        if origin is not None:
+            s.connect(*origin, node, name)
     return node
 
 
-def wf_sde_drag(builder):
-    d = Demo(builder, "# SDE-Drag with the point widget\nClick a source, then its target, on the image in "
-                      "'Drag Points'. The case's mask limits the edit. Outputs the result and the drag trajectory.")
-    points = builder.add("SDEDragPoints", (640, 20), {"points": case_points()}, size=[320, 380])
-    builder.connect(d.case, 0, points, "image")
-    drag = drag_node(d, "sde", (1000, 20), points, 0)
-    d.decode_and_save(drag, 0, (1360, 20), "sde_drag/result")
-    d.decode_and_save(drag, 1, (1360, 200), "sde_drag/trajectory", animated=True)
+# ---- demo templates (run as shipped on the embedded demo model) ----
+
+def wf_sde_drag(s):
+    d = Demo(s, "# SDE-Drag: click points on the picture\nIn 'Drag Points' click a source on the picture, then its "
+                "target; drag a point to move it, right-click to delete a pair. The case's mask limits the edit. "
+                "Press Run: the result and the drag trajectory are saved.")
+    points = s.add("SDEDragPoints", 2, {"points": case_points()})
+    s.connect(d.case, 0, points, "image")
+    drag = drag_node(s, (d.loader, 0), (d.pos, 0), (d.neg, 0), (d.enc, 0), (points, 0), (d.case, 1), 3, DRAG)
+    decode_and_save(s, d.vae, drag, 0, 4, "sde_drag/result")
+    decode_and_save(s, d.vae, drag, 1, 4, "sde_drag/trajectory", animated=True)
 
 
-def wf_composable(builder):
-    d = Demo(builder, "# SDE-Drag from composable nodes\nStochastic Inversion records the noise up to t0, "
-                      "Latent Copy-Paste Drag moves the patch, SDE Denoise (Cycle-SDE) denoises with the recorded "
-                      "noise inside the mask. This is one sub-drag; the all-in-one node repeats it in small steps.")
-    b = builder
-    inv = b.add("SDEDragStochasticInversion", (640, 20), {"steps": 50, "t0": 0.6, "seed": 1234})
-    b.connect(d.loader, 0, inv, "model")
-    b.connect(d.enc, 0, inv, "latent")
-    paste = b.add("SDEDragCopyPaste", (1000, 20), {"r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234})
-    b.connect(inv, 0, paste, "latent")
-    b.connect(inv, 1, paste, "trajectory")
-    b.connect(d.case, 2, paste, "drag_points")
-    den = b.add("SDEDragCycleDenoise", (1000, 260), {"cfg": 3.0, "cfg_ramp": "linear from 1 (paper)"})
-    b.connect(d.loader, 0, den, "model")
-    b.connect(paste, 0, den, "latent")
-    b.connect(inv, 1, den, "trajectory")
-    b.connect(d.pos, 0, den, "positive")
-    b.connect(d.neg, 0, den, "negative")
-    b.connect(d.case, 1, den, "mask")
-    d.decode_and_save(den, 0, (1360, 260), "sde_drag/composable")
+def wf_drag_vs_ode(s):
+    d = Demo(s, "# SDE-Drag vs ODE-Drag\nThe same drag, points, mask, steps and seed with the SDE (Cycle-SDE) "
+                "and the ODE (DDIM inversion + DDIM) sampler. Both trajectories are saved as animations.")
+    for method in ("sde", "ode"):
+        node = drag_node(s, (d.loader, 0), (d.pos, 0), (d.neg, 0), (d.enc, 0), (d.case, 2), (d.case, 1), 2, DRAG,
+                         method=method, title=f"{method.upper()}-Drag")
+        decode_and_save(s, d.vae, node, 0, 3, f"sde_drag/{method}_result")
+        decode_and_save(s, d.vae, node, 1, 3, f"sde_drag/{method}_trajectory", animated=True)
 
 
-def wf_reconstruction(builder):
-    d = Demo(builder, "# Cycle-SDE reconstruction\nStochastic Inversion then SDE Denoise with no edit: the latent "
-                      "comes back exactly (the recorded noise retraces the path). The decoded image equals the "
-                      "VAE's own reconstruction.")
-    b = builder
-    inv = b.add("SDEDragStochasticInversion", (640, 20), {"steps": 50, "t0": 0.6, "seed": 1234})
-    b.connect(d.loader, 0, inv, "model")
-    b.connect(d.enc, 0, inv, "latent")
-    den = b.add("SDEDragCycleDenoise", (1000, 20), {"cfg": 3.0})
-    b.connect(d.loader, 0, den, "model")
-    b.connect(inv, 0, den, "latent")
-    b.connect(inv, 1, den, "trajectory")
-    b.connect(d.pos, 0, den, "positive")
-    b.connect(d.neg, 0, den, "negative")
-    d.decode_and_save(den, 0, (1360, 20), "sde_drag/reconstruction")
-    d.decode_and_save(d.enc, 0, (1360, 200), "sde_drag/vae_only")
-
-
-def wf_drag_vs_ode(builder):
-    d = Demo(builder, "# SDE-Drag vs ODE-Drag\nThe same drag, points, mask, steps and seed with the SDE (Cycle-SDE) "
-                      "and the ODE (DDIM inversion + DDIM) sampler. Both trajectories are saved as animations.")
-    for row, method in enumerate(("sde", "ode")):
-        node = drag_node(d, method, (640, 20 + 460 * row), d.case, 2, title=f"{method.upper()}-Drag")
-        d.decode_and_save(node, 0, (1000, 20 + 460 * row), f"sde_drag/{method}_result")
-        d.decode_and_save(node, 1, (1000, 200 + 460 * row), f"sde_drag/{method}_trajectory", animated=True)
-
-
-def fresh(demo, eta, pos, title, t0, mask=False, prompt_node=None):
-    b = demo.b
-    node = b.add("SDEDragFreshDenoise", pos, {"eta": eta, "steps": 50, "t0": t0, "seed": 1234, "cfg": 3.0},
-                 title=title, size=[320, 300])
-    b.connect(demo.loader, 0, node, "model")
-    b.connect(demo.enc, 0, node, "latent")
-    b.connect(prompt_node or demo.pos, 0, node, "positive")
-    b.connect(demo.neg, 0, node, "negative")
-    if mask:
-        b.connect(demo.case, 1, node, "mask")
+def fresh(s, model, latent, pos, neg, eta, column, title, t0, steps=50, cfg=3.0, mask=None):
+    node = s.add("SDEDragFreshDenoise", column, {"eta": eta, "steps": steps, "t0": t0, "seed": 1234, "cfg": cfg},
+                 title=title)
+    for origin, name in ((model, "model"), (latent, "latent"), (pos, "positive"), (neg, "negative"), (mask, "mask")):
+        if origin is not None:
+            s.connect(*origin, node, name)
     return node
 
 
-def wf_img2img(builder):
-    d = Demo(builder, "# SDE vs ODE image-to-image (SDEdit)\nBoth noise the input to t0 with the SAME seeded draw "
-                      "and denoise over the same sigmas with the prompt 'blue disc': eta 1 is the SDE (DDPM), eta 0 "
-                      "the ODE (DDIM). They differ only in the sampler.")
-    blue = builder.add("CLIPTextEncode", (640, 640), {"text": "blue disc"}, title="Edit prompt")
-    builder.connect(d.loader, 1, blue, "clip")
-    for row, (eta, name) in enumerate(((1.0, "sde"), (0.0, "ode"))):
-        node = fresh(d, eta, (640, 20 + 320 * row), f"{name.upper()} img2img (eta {eta:g})", 0.5, prompt_node=blue)
-        d.decode_and_save(node, 0, (1000, 20 + 320 * row), f"sde_drag/img2img_{name}")
+def wf_img2img(s):
+    d = Demo(s, "# SDE vs ODE image-to-image (SDEdit)\nBoth noise the input to t0 with the SAME seeded draw and "
+                "denoise over the same sigmas with the prompt 'blue disc': eta 1 is the SDE (DDPM), eta 0 the ODE "
+                "(DDIM). They differ only in the sampler.")
+    blue = s.add("CLIPTextEncode", 1, {"text": "blue disc"}, title="Edit prompt")
+    s.connect(d.loader, 1, blue, "clip")
+    for eta, name in ((1.0, "sde"), (0.0, "ode")):
+        node = fresh(s, (d.loader, 0), (d.enc, 0), (blue, 0), (d.neg, 0), eta, 2,
+                     f"{name.upper()} img2img (eta {eta:g})", 0.5)
+        decode_and_save(s, d.vae, node, 0, 3, f"sde_drag/img2img_{name}")
 
 
-def wf_inpaint(builder):
-    d = Demo(builder, "# SDE vs ODE inpainting\nThe case's mask is regenerated from pure noise (t0 = 1) with the "
-                      "prompt; outside the mask every step takes the original noised to that level, so it is kept "
-                      "exactly. Same seed for both samplers.")
-    for row, (eta, name) in enumerate(((1.0, "sde"), (0.0, "ode"))):
-        node = fresh(d, eta, (640, 20 + 320 * row), f"{name.upper()} inpainting (eta {eta:g})", 1.0, mask=True)
-        d.decode_and_save(node, 0, (1000, 20 + 320 * row), f"sde_drag/inpaint_{name}")
+def wf_inpaint(s):
+    d = Demo(s, "# SDE vs ODE inpainting\nThe case's mask is regenerated from pure noise (t0 = 1) with the prompt; "
+                "outside the mask every step takes the original noised to that level, so it is kept exactly. "
+                "Same seed for both samplers.")
+    for eta, name in ((1.0, "sde"), (0.0, "ode")):
+        node = fresh(s, (d.loader, 0), (d.enc, 0), (d.pos, 0), (d.neg, 0), eta, 2,
+                     f"{name.upper()} inpainting (eta {eta:g})", 1.0, mask=(d.case, 1))
+        decode_and_save(s, d.vae, node, 0, 3, f"sde_drag/inpaint_{name}")
 
 
-def wf_diffedit(builder):
-    d = Demo(builder, "# DiffEdit-SDE vs DiffEdit-ODE\nDiffEdit Mask finds where 'red disc' and 'blue disc' disagree. "
-                      "ODE: DDIM inversion with the source prompt, masked DDIM with the target. SDE: Cycle-SDE "
-                      "inversion, masked Cycle-SDE denoising with the target prompt on the edited branch and the "
-                      "source prompt on the recorded one (paper: t0 0.7, cfg 7.5, 50 steps).")
-    b = builder
-    target = b.add("CLIPTextEncode", (640, 640), {"text": "blue disc"}, title="Target prompt")
-    b.connect(d.loader, 1, target, "clip")
-    mask = b.add("SDEDragDiffEditMask", (640, 20), {"strength": 0.5, "noises": 10, "threshold": 0.5, "blur": 1.0,
-                                                    "seed": 1234})
-    b.connect(d.loader, 0, mask, "model")
-    b.connect(d.enc, 0, mask, "latent")
-    b.connect(d.pos, 0, mask, "source")
-    b.connect(target, 0, mask, "target")
-    inv = b.add("SDEDragStochasticInversion", (1000, 20), {"steps": 50, "t0": 0.7, "seed": 1234})
-    b.connect(d.loader, 0, inv, "model")
-    b.connect(d.enc, 0, inv, "latent")
-    sde = b.add("SDEDragCycleDenoise", (1360, 20), {"cfg": 5.0}, title="DiffEdit-SDE")
+def wf_lora(s):
+    d = Demo(s, "# SDE-Drag with identity LoRA\nIdentity LoRA (peft) fine-tunes a rank-4 LoRA on the input picture "
+                "(paper: 100 steps), so the dragged object keeps its look. During the drag the LoRA scale ramps "
+                "with a cosine from lora_scale_min at t0 to 1 near the picture. Skip it when the edit merely "
+                "reproduces the original (overfitting).")
+    lora = s.add("SDEDragIdentityLoRA", 2, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
+    s.connect(d.loader, 0, lora, "model")
+    s.connect(d.pos, 0, lora, "positive")
+    s.connect(d.enc, 0, lora, "latent")
+    node = drag_node(s, (lora, 0), (d.pos, 0), (d.neg, 0), (d.enc, 0), (d.case, 2), (d.case, 1), 3, DRAG,
+                     lora_scale_min=0.5)
+    decode_and_save(s, d.vae, node, 0, 4, "sde_drag/lora_result")
+    decode_and_save(s, d.vae, node, 1, 4, "sde_drag/lora_trajectory", animated=True)
+
+
+def wf_diffedit(s):
+    d = Demo(s, "# DiffEdit-SDE vs DiffEdit-ODE\nDiffEdit Mask finds where 'red disc' and 'blue disc' disagree. "
+                "ODE: DDIM inversion with the source prompt, masked DDIM with the target. SDE: Cycle-SDE inversion, "
+                "masked Cycle-SDE denoising with the target prompt on the edited branch and the source prompt on "
+                "the recorded one (paper: t0 0.7, cfg 7.5, 50 steps).")
+    target = s.add("CLIPTextEncode", 1, {"text": "blue disc"}, title="Target prompt")
+    s.connect(d.loader, 1, target, "clip")
+    mask = s.add("SDEDragDiffEditMask", 2, {"strength": 0.5, "noises": 10, "threshold": 0.5, "blur": 1.0,
+                                            "seed": 1234})
+    for origin, name in ((d.loader, "model"), (d.enc, "latent"), (d.pos, "source"), (target, "target")):
+        s.connect(origin, 0, mask, name)
+    inv = s.add("SDEDragStochasticInversion", 3, {"steps": 50, "t0": 0.7, "seed": 1234})
+    s.connect(d.loader, 0, inv, "model")
+    s.connect(d.enc, 0, inv, "latent")
+    ode_inv = s.add("SDEDragODEInversion", 3, {"steps": 50, "t0": 0.7})
+    s.connect(d.loader, 0, ode_inv, "model")
+    s.connect(d.pos, 0, ode_inv, "positive")
+    s.connect(d.enc, 0, ode_inv, "latent")
+    sde = s.add("SDEDragCycleDenoise", 4, {"cfg": 5.0}, title="DiffEdit-SDE")
     for origin, slot, name in ((d.loader, 0, "model"), (inv, 0, "latent"), (inv, 1, "trajectory"),
                                (target, 0, "positive"), (d.neg, 0, "negative"), (mask, 0, "mask"),
                                (d.pos, 0, "recorded_positive")):
-        b.connect(origin, slot, sde, name)
-    d.decode_and_save(sde, 0, (1720, 20), "sde_drag/diffedit_sde")
-    ode_inv = b.add("SDEDragODEInversion", (1000, 400), {"steps": 50, "t0": 0.7})
-    b.connect(d.loader, 0, ode_inv, "model")
-    b.connect(d.pos, 0, ode_inv, "positive")
-    b.connect(d.enc, 0, ode_inv, "latent")
-    ode = b.add("SDEDragODEDenoise", (1360, 400), {"cfg": 5.0}, title="DiffEdit-ODE")
+        s.connect(origin, slot, sde, name)
+    ode = s.add("SDEDragODEDenoise", 4, {"cfg": 5.0}, title="DiffEdit-ODE")
     for origin, slot, name in ((d.loader, 0, "model"), (ode_inv, 0, "latent"), (ode_inv, 1, "trajectory"),
                                (target, 0, "positive"), (d.neg, 0, "negative"), (mask, 0, "mask")):
-        b.connect(origin, slot, ode, name)
-    d.decode_and_save(ode, 0, (1720, 400), "sde_drag/diffedit_ode")
+        s.connect(origin, slot, ode, name)
+    decode_and_save(s, d.vae, sde, 0, 5, "sde_drag/diffedit_sde")
+    decode_and_save(s, d.vae, ode, 0, 5, "sde_drag/diffedit_ode")
 
 
-def wf_lora(builder):
-    d = Demo(builder, "# SDE-Drag with identity LoRA\nIdentity LoRA (peft) fine-tunes a rank-4 LoRA on the input image "
-                      "(paper: 100 steps), so the dragged object keeps its look. During the drag the LoRA scale "
-                      "ramps with a cosine from lora_scale_min at t0 to 1 near the image. Skip it when the edit "
-                      "merely reproduces the original (overfitting).")
-    b = builder
-    lora = b.add("SDEDragIdentityLoRA", (640, 440), {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
-    b.connect(d.loader, 0, lora, "model")
-    b.connect(d.pos, 0, lora, "positive")
-    b.connect(d.enc, 0, lora, "latent")
-    node = b.add("SDEDragAllInOne", (1000, 20), {"method": "sde", **DRAG, "lora_scale_min": 0.5}, size=[320, 440])
-    for origin, slot, name in ((lora, 0, "model"), (d.pos, 0, "positive"), (d.neg, 0, "negative"),
-                               (d.enc, 0, "latent"), (d.case, 2, "drag_points"), (d.case, 1, "mask")):
-        b.connect(origin, slot, node, name)
-    d.decode_and_save(node, 0, (1360, 20), "sde_drag/lora_result")
-    d.decode_and_save(node, 1, (1360, 200), "sde_drag/lora_trajectory", animated=True)
+def wf_reconstruction(s):
+    d = Demo(s, "# Cycle-SDE gives the input back\nStochastic Inversion then SDE Denoise with no edit: the latent "
+                "comes back exactly (the recorded noise retraces the path). The decoded picture equals the VAE's own "
+                "reconstruction.")
+    inv = s.add("SDEDragStochasticInversion", 2, {"steps": 50, "t0": 0.6, "seed": 1234})
+    s.connect(d.loader, 0, inv, "model")
+    s.connect(d.enc, 0, inv, "latent")
+    den = s.add("SDEDragCycleDenoise", 2, {"cfg": 3.0})
+    for origin, slot, name in ((d.loader, 0, "model"), (inv, 0, "latent"), (inv, 1, "trajectory"),
+                               (d.pos, 0, "positive"), (d.neg, 0, "negative")):
+        s.connect(origin, slot, den, name)
+    decode_and_save(s, d.vae, den, 0, 3, "sde_drag/reconstruction")
+    decode_and_save(s, d.vae, d.enc, 0, 3, "sde_drag/vae_only")
 
 
-WORKFLOWS = {
-    "01_sde_drag_point_widget_and_mask": wf_sde_drag,
-    "02_sde_drag_composable_nodes": wf_composable,
-    "03_cycle_sde_reconstruction": wf_reconstruction,
-    "04_img2img_sde_vs_ode": wf_img2img,
-    "05_inpainting_sde_vs_ode": wf_inpaint,
-    "06_diffedit_sde_vs_ode": wf_diffedit,
-    "07_sde_drag_identity_lora": wf_lora,
-    "08_sde_drag_vs_ode_drag_animation": wf_drag_vs_ode,
+def wf_composable(s):
+    d = Demo(s, "# SDE-Drag built from its parts\nStochastic Inversion records the noise up to t0, Latent Copy-Paste "
+                "Drag moves the patch, SDE Denoise (Cycle-SDE) denoises with the recorded noise inside the mask. "
+                "This is one sub-drag; the all-in-one SDE Drag node repeats it in small steps.")
+    inv = s.add("SDEDragStochasticInversion", 2, {"steps": 50, "t0": 0.6, "seed": 1234})
+    s.connect(d.loader, 0, inv, "model")
+    s.connect(d.enc, 0, inv, "latent")
+    paste = s.add("SDEDragCopyPaste", 2, {"r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234})
+    s.connect(inv, 0, paste, "latent")
+    s.connect(inv, 1, paste, "trajectory")
+    s.connect(d.case, 2, paste, "drag_points")
+    den = s.add("SDEDragCycleDenoise", 3, {"cfg": 3.0, "cfg_ramp": "linear from 1 (paper)"})
+    for origin, slot, name in ((d.loader, 0, "model"), (paste, 0, "latent"), (inv, 1, "trajectory"),
+                               (d.pos, 0, "positive"), (d.neg, 0, "negative"), (d.case, 1, "mask")):
+        s.connect(origin, slot, den, name)
+    decode_and_save(s, d.vae, den, 0, 4, "sde_drag/composable")
+
+
+# ---- real-checkpoint templates ----
+
+class Real:
+    """A checkpoint (or Flux's three loaders), the picture, its mask, prompts and VAE encode."""
+
+    def __init__(self, s: Sheet, note: str, family: str, prompt: str, negative: str | None = "blurry, deformed"):
+        self.s = s
+        s.add("MarkdownNote", 0, {"text": note + "\n\n" + REAL_NOTE})
+        if family == "flux":
+            unet = s.add("UNETLoader", 0, {"unet_name": "flux1-dev.safetensors"},
+                         properties={"models": [model_info("flux1-dev.safetensors")]})
+            clip = s.add("DualCLIPLoader", 0, {"clip_name1": "clip_l.safetensors",
+                                               "clip_name2": "t5xxl_fp8_e4m3fn.safetensors", "type": "flux"},
+                         properties={"models": [model_info("clip_l.safetensors"),
+                                                model_info("t5xxl_fp8_e4m3fn.safetensors")]})
+            vae = s.add("VAELoader", 0, {"vae_name": "ae.safetensors"},
+                        properties={"models": [model_info("ae.safetensors")]})
+            self.model, self.clip, self.vae = (unet, 0), (clip, 0), (vae, 0)
+        else:
+            name = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}[family]
+            ckpt = s.add("CheckpointLoaderSimple", 0, {"ckpt_name": name}, properties={"models": [model_info(name)]})
+            self.model, self.clip, self.vae = (ckpt, 0), (ckpt, 1), (ckpt, 2)
+        self.image = s.add("LoadImage", 1, {"image": PICTURE}, title="Your picture")
+        # Load Image + Convert Image to Mask rather than Load Image (as Mask): frontend 1.58.1 reads the latter's
+        # saved widget values shifted by its upload button, so its channel would come up as "image".
+        mask_picture = s.add("LoadImage", 1, {"image": PICTURE_MASK}, title="Its mask (white = may change)")
+        self.mask = s.add("ImageToMask", 2, {"channel": "red"}, title="Mask from its red channel")
+        s.connect(mask_picture, 0, self.mask, "image")
+        pos = s.add("CLIPTextEncode", 2, {"text": prompt}, title="Prompt (describe the result)")
+        s.connect(*self.clip, pos, "clip")
+        self.pos = (pos, 0)
+        if family == "flux":
+            guided = s.add("FluxGuidance", 2, {"guidance": 3.5})
+            s.connect(pos, 0, guided, "conditioning")
+            self.pos, self.neg = (guided, 0), None
+        else:
+            neg = s.add("CLIPTextEncode", 2, {"text": negative}, title="Negative")
+            s.connect(*self.clip, neg, "clip")
+            self.neg = (neg, 0)
+        enc = s.add("VAEEncode", 2)
+        s.connect(self.image, 0, enc, "pixels")
+        s.connect(*self.vae, enc, "vae")
+        self.latent = (enc, 0)
+
+    def points(self, column, example):
+        points = self.s.add("SDEDragPoints", column, {"points": json.dumps(example)})
+        self.s.connect(self.image, 0, points, "image")
+        return (points, 0)
+
+
+EXAMPLE_512 = {"points": [[[200, 256], [300, 256]]], "width": 512, "height": 512}
+EXAMPLE_1024 = {"points": [[[400, 512], [600, 512]]], "width": 1024, "height": 1024}
+PAINT = ("The mask: a white-on-black picture in 'Its mask', or paint one on your picture (right-click 'Your "
+         "picture' > Open in MaskEditor) and connect that node's MASK output where the mask goes instead.")
+
+
+def drag_template(s, r: Real, presets, column, prefix, model=None, **extra):
+    node = drag_node(s, model or r.model, r.pos, r.neg, r.latent, r.points(column, EXAMPLE_512 if presets is PAPER
+                                                                           else EXAMPLE_1024),
+                     (r.mask, 0), column + 1, presets, **extra)
+    decode_and_save(s, r.vae, node, 0, column + 2, prefix + "/result")
+    decode_and_save(s, r.vae, node, 1, column + 2, prefix + "/trajectory", animated=True)
+
+
+def wf_sd15_drag(s):
+    r = Real(s, "# SDE-Drag on SD1.5, the paper's presets\nLoad a 512x512 picture in 'Your picture', click a source "
+                "and its target in 'Drag Points' and press Run. Presets as the paper: steps 200, t0 0.6, cfg 3 "
+                "(ramped from 1), step_size 2 and r 5 latent cells (16 and 40 px), alpha 1.1, beta 0.3. " + PAINT,
+             "sd15", "a photo")
+    drag_template(s, r, PAPER, 3, "sde_drag_sd15")
+
+
+def wf_sd15_lora(s):
+    r = Real(s, "# SDE-Drag with identity LoRA on SD1.5\nIdentity LoRA fine-tunes a rank-4 LoRA on your picture "
+                "(100 steps, lr 2e-4, the paper's defaults) before the drag, so the dragged object keeps its look; "
+                "its scale ramps from lora_scale_min 0.5 at t0 to 1. Skip it (bypass the node) when the result only "
+                "reproduces the original. Training needs roughly 8-10 GB of GPU memory at 512x512. " + PAINT,
+             "sd15", "a photo")
+    lora = s.add("SDEDragIdentityLoRA", 3, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
+    s.connect(*r.model, lora, "model")
+    s.connect(*r.pos, lora, "positive")
+    s.connect(*r.latent, lora, "latent")
+    drag_template(s, r, PAPER, 3, "sde_drag_sd15_lora", model=(lora, 0), lora_scale_min=0.5)
+
+
+def wf_sd15_img2img_inpaint(s):
+    r = Real(s, "# SDE vs ODE image-to-image and inpainting on SD1.5\nTop: SDEdit from t0 0.5 with the prompt, "
+                "eta 1 (SDE) vs eta 0 (ODE). Bottom: the mask's region regenerated from pure noise (t0 1); outside "
+                "it the picture is kept exactly. Same seed, steps (50, as the paper's scripts) and cfg for both "
+                "samplers: they differ only in eta. " + PAINT, "sd15", "a photo")
+    for eta, name in ((1.0, "sde"), (0.0, "ode")):
+        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 3, f"{name.upper()} img2img (eta {eta:g})", 0.5,
+                     cfg=7.5)
+        decode_and_save(s, r.vae, node, 0, 4, f"sde_drag_sd15/img2img_{name}")
+    for eta, name in ((1.0, "sde"), (0.0, "ode")):
+        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 3, f"{name.upper()} inpainting (eta {eta:g})", 1.0,
+                     cfg=7.5, mask=(r.mask, 0))
+        decode_and_save(s, r.vae, node, 0, 4, f"sde_drag_sd15/inpaint_{name}")
+
+
+def wf_sdxl_drag(s):
+    r = Real(s, "# SDE-Drag on SDXL at 1024x1024\nLoad a 1024x1024 picture. r and step_size count latent cells; "
+                "SDXL's latent of a 1024 picture is 128x128, twice SD1.5's 64x64 per side, so the presets double "
+                "them: step_size 4 and r 10 (32 and 80 px, the same share of the picture as the paper's 2 and 5 on "
+                "SD1.5). steps 200, t0 0.6, cfg 3 as the paper. " + PAINT, "sdxl", "a photo")
+    drag_template(s, r, LARGE, 3, "sde_drag_sdxl")
+
+
+def wf_flux_drag(s):
+    r = Real(s, "# SDE-Drag on Flux dev (rectified flow)\nFlux's loaders: UNETLoader flux1-dev, DualCLIPLoader "
+                "(clip_l + t5xxl_fp8_e4m3fn, type flux), VAELoader ae. Flux dev is guidance-distilled: FluxGuidance "
+                "3.5 sets the guidance and the drag's cfg is 1 (one model call per step, no negative prompt). "
+                "On a flow model t0 is the same fraction of its flow schedule. 1024x1024 picture, step_size 4 and "
+                "r 10 as for SDXL (128x128 latent). Lower steps to 100 for speed. " + PAINT, "flux", "a photo")
+    drag_template(s, r, {**LARGE, "cfg": 1.0}, 3, "sde_drag_flux")
+
+
+DEMO_WORKFLOWS = {
+    "01 Demo - SDE-Drag - click points on the picture": wf_sde_drag,
+    "02 Demo - SDE-Drag vs ODE-Drag": wf_drag_vs_ode,
+    "03 Demo - SDE vs ODE image-to-image": wf_img2img,
+    "04 Demo - SDE vs ODE inpainting": wf_inpaint,
+    "05 Demo - SDE-Drag with identity LoRA": wf_lora,
+    "06 Demo - DiffEdit SDE vs ODE": wf_diffedit,
+    "07 Demo - Cycle-SDE gives the input back": wf_reconstruction,
+    "08 Demo - SDE-Drag built from its parts": wf_composable,
 }
+REAL_WORKFLOWS = {
+    "11 SD1.5 - SDE-Drag with the paper presets": wf_sd15_drag,
+    "12 SD1.5 - SDE-Drag with identity LoRA": wf_sd15_lora,
+    "13 SD1.5 - SDE vs ODE image-to-image and inpainting": wf_sd15_img2img_inpaint,
+    "14 SDXL - SDE-Drag at 1024x1024": wf_sdxl_drag,
+    "15 Flux dev - SDE-Drag on a rectified-flow model": wf_flux_drag,
+}
+WORKFLOWS = {**DEMO_WORKFLOWS, **REAL_WORKFLOWS}
+
+
+def build(name, node_classes, sizes=None):
+    from workflow_api import WorkflowBuilder
+
+    sheet = Sheet(WorkflowBuilder(node_classes), drawn_sizes() if sizes is None else sizes)
+    WORKFLOWS[name](sheet)
+    sheet.place()
+    return sheet.b
+
+
+def node_types_used() -> set[str]:
+    """Every node type the templates use (what scripts/measure_node_sizes.py measures)."""
+    sys.path.append(os.path.join(ROOT, "tests"))
+    from comfy_host import ComfyHost
+
+    ComfyHost()
+    import nodes
+
+    return {n["type"] for name in WORKFLOWS for n in build(name, nodes.NODE_CLASS_MAPPINGS, {}).nodes}
 
 
 def build_all(node_classes, only=None):
-    from workflow_api import WorkflowBuilder
-
     os.makedirs(OUT, exist_ok=True)
     written = []
-    for name, build in WORKFLOWS.items():
+    for name in WORKFLOWS:
         if only and name not in only:
             continue
-        builder = WorkflowBuilder(node_classes)
-        build(builder)
         path = os.path.join(OUT, name + ".json")
-        builder.save(path)
+        build(name, node_classes).save(path)
         written.append(path)
     return written
 

@@ -22,9 +22,9 @@ sys.path.append(os.path.join(ROOT, "tests"))
 import metrics  # noqa: E402
 from workflow_api import to_api  # noqa: E402
 
-DRAG_WORKFLOW = "01_sde_drag_point_widget_and_mask.json"
-COMPARE_WORKFLOW = "08_sde_drag_vs_ode_drag_animation.json"
-RECON_WORKFLOW = "03_cycle_sde_reconstruction.json"
+DRAG_WORKFLOW = "01 Demo - SDE-Drag - click points on the picture.json"
+COMPARE_WORKFLOW = "02 Demo - SDE-Drag vs ODE-Drag.json"
+RECON_WORKFLOW = "07 Demo - Cycle-SDE gives the input back.json"
 
 
 def load_workflow(name: str) -> dict:

@@ -106,7 +106,8 @@ class WorkflowBuilder:
         self.classes = node_classes
         self.nodes, self.links = [], []
 
-    def add(self, kind: str, pos, widgets: dict | None = None, title: str | None = None, size=None) -> int:
+    def add(self, kind: str, pos, widgets: dict | None = None, title: str | None = None, size=None,
+            properties: dict | None = None) -> int:
         node_id = len(self.nodes) + 1
         values = []
         if kind in FRONTEND_ONLY:
@@ -136,7 +137,7 @@ class WorkflowBuilder:
                        for i, (n, t) in enumerate(zip(names, cls.RETURN_TYPES))]
         node = {"id": node_id, "type": kind, "pos": list(pos), "size": list(size or [320, 160]), "flags": {},
                 "order": node_id - 1, "mode": 0, "inputs": [], "outputs": outputs,
-                "properties": {"Node name for S&R": kind}, "widgets_values": values}
+                "properties": {"Node name for S&R": kind, **(properties or {})}, "widgets_values": values}
         if title:
             node["title"] = title
         if kind in FRONTEND_ONLY:
@@ -161,7 +162,7 @@ class WorkflowBuilder:
 
     def workflow(self) -> dict:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}},
+                "links": self.links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [80, 60]}},
                 "version": 0.4}
 
     def save(self, path) -> None:

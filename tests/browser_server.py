@@ -13,10 +13,12 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,3 +152,49 @@ def open_page(browser, server: ComfyServer, viewport=(1280, 800)):
     page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph && "
                            "window.app.extensions && window.app.extensions.length > 0", timeout=60_000)
     return page
+
+
+def frontend_server(frontend: str) -> ComfyServer:
+    """A server for one of "1.32.9", "1.58.1-classic", "1.58.1-vue" (not started)."""
+    root = None
+    if frontend.startswith("1.58.1"):
+        root = frontend_new_root()
+        assert root, "the 1.58.1 frontend is missing: run scripts/provision.sh --browser"
+    return ComfyServer(front_end_root=root, settings={"Comfy.VueNodes.Enabled": frontend.endswith("vue")})
+
+
+# Every node's box as the frontend draws it, in screen pixels, title bar included: the DOM box of a
+# Vue node, else LiteGraph's bounding box through the canvas transform. `scale` is the canvas zoom.
+NODE_BOXES = """() => {
+  const ds = app.canvas.ds, r = app.canvas.canvas.getBoundingClientRect();
+  return app.graph._nodes.map((n) => {
+    const dom = document.querySelector(`[data-node-id="${n.id}"]`);
+    let box;
+    if (dom) { const d = dom.getBoundingClientRect(); box = {x: d.left, y: d.top, w: d.width, h: d.height, dom: true,
+                                                           overflow: dom.scrollHeight - dom.clientHeight}; }
+    else { const b = n.getBounding(); box = {x: r.left + (b[0] + ds.offset[0]) * ds.scale, y: r.top + (b[1] + ds.offset[1]) * ds.scale,
+                                            w: b[2] * ds.scale, h: b[3] * ds.scale, dom: false, overflow: 0}; }
+    const need = n.computeSize ? n.computeSize() : n.size;
+    return {id: n.id, type: n.type, title: n.title, scale: ds.scale, size: [n.size[0], n.size[1]],
+            need: [need[0], need[1]], ...box};
+  });
+}"""
+
+
+def show_whole_graph(page, scale: float = 0.5) -> None:
+    """Zoom the canvas so the whole graph (laid out from 0,0) is on screen; Vue nodes render only when visible."""
+    page.evaluate("""(scale) => { app.canvas.ds.scale = scale; app.canvas.ds.offset = [20, 40];
+                                  app.graph.setDirtyCanvas(true, true); app.canvas.draw?.(true, true); }""", scale)
+    page.wait_for_timeout(600)
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A gradient RGB PNG, written without any imaging library."""
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 90))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

@@ -1,4 +1,5 @@
-"""Every shipped workflow loads, links correctly and runs as shipped on the embedded demo model."""
+"""Every shipped demo workflow loads, links correctly and runs as shipped on the embedded demo model; the
+template folder holds exactly what scripts/build_workflows.py writes, with a thumbnail beside each."""
 import json
 import os
 import sys
@@ -8,13 +9,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+from build_workflows import DEMO_WORKFLOWS, WORKFLOWS as ALL_WORKFLOWS  # noqa: E402
 from workflow_api import FRONTEND_ONLY, check_links, to_api  # noqa: E402
 
-WORKFLOWS = sorted((REPO / "example_workflows").glob("*.json"))
+TEMPLATES = REPO / "example_workflows"
+WORKFLOWS = [TEMPLATES / f"{name}.json" for name in DEMO_WORKFLOWS]
 
 
-def test_the_pack_ships_its_example_workflows():
-    assert len(WORKFLOWS) >= 4
+def test_the_template_folder_holds_the_built_templates_numbered_in_reading_order():
+    shipped = sorted(p.stem for p in TEMPLATES.glob("*.json"))
+    assert shipped == sorted(ALL_WORKFLOWS) == list(ALL_WORKFLOWS)
+    assert all(name[:2].isdigit() and name[2] == " " for name in shipped), shipped
+    assert shipped[0].startswith("01 Demo - SDE-Drag"), "the first template is the drag with the point editor"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])

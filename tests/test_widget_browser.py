@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 
-from browser_server import ComfyServer, frontend_new_root, launch_chromium, open_page
+from browser_server import ComfyServer, frontend_new_root, launch_chromium, open_page, png_bytes
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
@@ -21,18 +19,6 @@ IMAGE_NAME = "sde_drag_widget_test.png"
 CLICKS = [((20.0, 15.0), (50.0, 30.0)), ((70.0, 50.0), (40.0, 10.0))]
 XSS = "<img src=x onerror=window.__xss=1>"
 FRONTENDS = ["1.32.9", "1.58.1-classic", "1.58.1-vue"]
-
-
-def png_bytes(width: int, height: int) -> bytes:
-    """A gradient RGB PNG, written without any imaging library."""
-    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 90))
-                    for y in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")

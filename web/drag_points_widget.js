@@ -43,17 +43,34 @@ function viewUrl(name, type, subfolder = "") {
   return api.apiURL("/view?" + new URLSearchParams({ filename: name, type, subfolder }));
 }
 
-/** The address of the image an upstream Load Image (or any node showing an image) feeds in. */
-function upstreamImageUrl(node) {
-  const slot = node.findInputSlot?.("image") ?? -1;
-  let link = null;
-  try {
-    link = slot >= 0 && node.graph ? node.getInputLink(slot) : null;
-  } catch { /* a node being removed */ }
-  const origin = link && node.graph.getNodeById(link.origin_id);
-  const pick = origin?.widgets?.find((w) => w.name === "image");
-  if (typeof pick?.value === "string" && pick.value) return viewUrl(pick.value, "input");
-  return origin?.imgs?.[0]?.src || null;
+const CASE_LOADER = "SDEDragLoadDragBenchCase";
+const MAX_REROUTES = 32; // a loop of Reroutes must not hang the page
+
+/** The node whose output reaches `node`'s input `name`, through any Reroutes; null when unlinked. */
+function sourceNode(node, name) {
+  let [current, slot] = [node, node.findInputSlot?.(name) ?? -1];
+  for (let hop = 0; hop < MAX_REROUTES && slot >= 0 && current?.graph; hop++) {
+    let link = null;
+    try { link = current.getInputLink(slot); } catch { /* a node being removed */ }
+    const origin = link && current.graph.getNodeById(link.origin_id);
+    if (!origin || origin.type !== "Reroute") return origin || null;
+    [current, slot] = [origin, 0];
+  }
+  return null;
+}
+
+/** Where the picture that feeds the node can be fetched before any run: {url} or, when it cannot
+ *  be known until the graph runs, {hint}. A DragBench case's picture comes from the pack's
+ *  /sde_drag/dragbench_case_image route, which finds the case exactly as the loader node does. */
+function upstreamImage(node) {
+  const origin = sourceNode(node, "image");
+  if (!origin) return { hint: "Connect a Load Image (or run the graph)" };
+  const value = (name) => origin.widgets?.find((w) => w.name === name)?.value;
+  if (origin.type === CASE_LOADER && typeof value("case") === "string" && value("case"))
+    return { url: api.apiURL("/sde_drag/dragbench_case_image?" + new URLSearchParams({ case: value("case") })) };
+  if (typeof value("image") === "string" && value("image")) return { url: viewUrl(value("image"), "input") };
+  if (origin.imgs?.[0]?.src) return { url: origin.imgs[0].src };
+  return { hint: `Run once to see the image: the picture comes from ${origin.title || origin.type}` };
 }
 
 /** Run `fn` after whatever `target[name]` already did (other extensions keep working). */
@@ -119,16 +136,32 @@ class PointEditor {
   }
 
   tick() {
-    const up = upstreamImageUrl(this.node);
-    if (up !== this.upstream && (this.upstream = up)) this.setImage(up); // a new upstream choice beats a former run's image
-    if (this.sync()) this.draw();
+    const { url, hint } = upstreamImage(this.node);
+    const changed = hint !== this.hint;
+    this.hint = hint;
+    this.canvas.dataset.hint = hint || "";
+    if (url !== this.upstream && (this.upstream = url)) this.setImage(url); // a new upstream choice beats a former run's image
+    if (this.sync() || changed) this.draw();
   }
 
   setImage(url) {
     if (url === this.url) return;
     this.url = url;
-    const img = new Image(), settle = (ok) => { if (this.url === url) { this.img = ok ? img : null; this.fitModelToImage(); this.draw(); } };
+    const img = new Image(), settle = (ok) => {
+      if (this.url !== url) return;
+      [this.img, this.failed] = [ok ? img : null, !ok];
+      this.fitModelToImage();
+      this.draw();
+    };
     Object.assign(img, { onload: () => settle(true), onerror: () => settle(false), src: url });
+  }
+
+  /** What the frame says while it has no picture (words, never an empty frame). */
+  message() {
+    if (this.img) return "";
+    if (this.url && this.failed) return "The image could not be loaded: run once to see it";
+    if (this.url) return "Loading the image…";
+    return this.hint || "Connect a Load Image (or run the graph)";
   }
 
   onExecuted(output) {
@@ -232,13 +265,15 @@ class PointEditor {
     this.status.textContent = `${count} · ${width ? `${width}×${height} px` : "no image"}`;
     g.clearRect(0, 0, w, h);
     Object.assign(g, { font: `${Math.round(12 * dpr)}px sans-serif`, textAlign: "center", textBaseline: "middle", lineCap: "round" });
-    if (!f) {
-      g.fillStyle = "#888";
-      return g.fillText("Connect a Load Image (or run the graph)", w / 2, h / 2);
+    const words = this.message();
+    this.canvas.dataset.message = words;
+    if (f) {
+      g.fillStyle = "#2a2a2a";
+      if (this.img) g.drawImage(this.img, f.x, f.y, f.w * f.s, f.h * f.s);
+      else g.fillRect(f.x, f.y, f.w * f.s, f.h * f.s);
     }
-    g.fillStyle = "#2a2a2a";
-    if (this.img) g.drawImage(this.img, f.x, f.y, f.w * f.s, f.h * f.s);
-    else g.fillRect(f.x, f.y, f.w * f.s, f.h * f.s);
+    if (words) this.writeLines(g, words, w, h, dpr);
+    if (!f) return;
     const at = (p) => [f.x + p[0] * f.s, f.y + p[1] * f.s];
     const stroke = (color, lineWidth, path, dash = []) => {
       Object.assign(g, { strokeStyle: color, lineWidth: lineWidth * dpr });
@@ -265,6 +300,19 @@ class PointEditor {
       g.fillText(String(i + 1), lx, ly);
     });
     if (this.pending) dot(this.pending, COLOR.source, true);
+  }
+
+  /** `text` centred on the canvas, wrapped to its width. */
+  writeLines(g, text, w, h, dpr) {
+    const lines = [];
+    for (const word of text.split(" ")) {
+      const line = lines.length ? `${lines.at(-1)} ${word}` : word;
+      if (lines.length && g.measureText(line).width <= w - 16 * dpr) lines[lines.length - 1] = line;
+      else lines.push(word);
+    }
+    const step = 16 * dpr, top = h / 2 - ((lines.length - 1) * step) / 2;
+    Object.assign(g, { fillStyle: "#bbb", strokeStyle: "rgba(0,0,0,0.8)", lineWidth: 3 * dpr });
+    lines.forEach((line, i) => { g.strokeText(line, w / 2, top + i * step); g.fillText(line, w / 2, top + i * step); });
   }
 
   dispose() { clearInterval(this.timer); this.resizeObserver.disconnect(); }

@@ -89,7 +89,8 @@ def test_one_family_run_peaks_well_under_the_machines_memory(family_run):
 
 @pytest.mark.fullsize_extended
 def test_ode_drag_changes_the_latent_inside_the_mask_far_more_than_outside(extended_run):
-    drag = extended_run["drag"]["ode"]
+    drag = extended_run["drag_ode"]
+    assert "error" not in drag, drag
     assert drag["finite"] and drag["shape"] == drag["input_shape"]
     assert drag["inside_max_change"] > 0.05, drag
     # DDIM inversion is not exact: outside keeps the ODE's own reconstruction of the input
@@ -98,6 +99,7 @@ def test_ode_drag_changes_the_latent_inside_the_mask_far_more_than_outside(exten
 
 @pytest.mark.fullsize_extended
 def test_sde_and_ode_img2img_give_finite_latents_of_the_input_shape_that_differ_from_it(extended_run):
+    assert "error" not in extended_run["img2img"], extended_run["img2img"]
     for method, out in extended_run["img2img"].items():
         assert out["finite"] and out["shape"] == out["input_shape"], (method, out)
         assert out["inside_max_change"] > 0.05 and out["outside_max_change"] > 0.05, (method, out)
@@ -106,6 +108,7 @@ def test_sde_and_ode_img2img_give_finite_latents_of_the_input_shape_that_differ_
 @pytest.mark.fullsize_extended
 def test_inpainting_keeps_the_latent_outside_the_mask_and_changes_it_inside(extended_run):
     out = extended_run["inpaint"]
+    assert "error" not in out, out
     assert out["finite"] and out["shape"] == out["input_shape"]
     assert out["inside_max_change"] > 0.05, out
     assert out["outside_max_change"] < 1e-4, out
@@ -114,6 +117,7 @@ def test_inpainting_keeps_the_latent_outside_the_mask_and_changes_it_inside(exte
 @pytest.mark.fullsize_extended
 def test_diffedit_gives_an_image_size_mask_and_a_finite_edit(extended_run):
     out = extended_run["diffedit"]
+    assert "error" not in out, out
     size = extended_run["settings"]["size"]
     assert out["mask_shape"][-2:] == [size, size], out
     assert 0.0 < out["mask_fraction"] < 1.0, out
@@ -123,12 +127,14 @@ def test_diffedit_gives_an_image_size_mask_and_a_finite_edit(extended_run):
 @pytest.mark.fullsize_extended
 def test_the_sde_sampler_runs_inside_core_sampler_custom(extended_run):
     out = extended_run["sampler_custom"]
+    assert "error" not in out, out
     assert out["finite"] and out["shape"] == out["input_shape"] and out["max_change"] > 0.05, out
 
 
 @pytest.mark.fullsize_extended
 def test_an_identity_lora_saved_and_reloaded_by_the_core_loader_changes_the_output(extended_run):
     out = extended_run["lora"]
+    assert "error" not in out, out
     assert out["lora_name"].endswith(".safetensors") and out["finite"], out
     assert out["max_change_vs_base"] > 1e-6, out
 

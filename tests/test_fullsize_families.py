@@ -31,6 +31,7 @@ import pytest
 from fullsize_models import FAMILIES
 
 RUN = Path(__file__).with_name("fullsize_run.py")
+ARTIFACTS = Path(__file__).with_name("artifacts") / "fullsize"
 EXPECTED = {family: (spec["config"], spec["model_type"]) for family, spec in FAMILIES.items()}
 # Cycle-SDE is exact up to float32 rounding: measured 1e-5 .. 5e-5 max abs error (README);
 # the bound leaves room for other CPUs' summation order.
@@ -44,7 +45,9 @@ def run_family(family: str, extended: bool) -> dict:
                           env=dict(os.environ))
     assert done.returncode == 0, f"{family}: fullsize_run.py failed:\n{done.stderr[-6000:]}"
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"\n{family}: {json.dumps(figures)}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the figures, for the README (tests/artifacts is not tracked)
+    (ARTIFACTS / f"{family}{'-extended' if extended else ''}.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"\n{family}: {json.dumps(figures)}", flush=True)
     return figures
 
 

@@ -56,7 +56,7 @@ def family_run(request):
     return run_family(request.param, extended=False)
 
 
-@pytest.fixture(scope="module", params=list(FAMILIES))
+@pytest.fixture(scope="module", params=["sd15", "flux", "sd21v", "sdxl"])  # the slowest last
 def extended_run(request):
     return run_family(request.param, extended=True)
 

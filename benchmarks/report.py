@@ -169,7 +169,8 @@ def readme_section(paths: list) -> str:
         SECTION,
         "",
         "The drag costs its model calls and little else. `make bench` (`.venv/bin/python benchmarks/run.py`) "
-        "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded), the drag and "
+        "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded; row 1b: "
+        "its SDXL UNet, in a fresh process, also alone with `benchmarks/run.py --sdxl-only`), the drag and "
         "its ComfyUI reference interleaved in one process, ratios of the minimum times, min / median / max "
         "shown; `make bench QUICK=1` is the same run on the tiny test model (a smoke test, part of `make "
         "test`). What is timed is LATENT in -> LATENT out, model loaded, no VAE: the node classes are called "
@@ -180,6 +181,14 @@ def readme_section(paths: list) -> str:
         table(results),
         "",
     ]
+    for r in results:
+        o = r["figures"].get("overhead_sdxl")
+        if o:
+            pr, load_avg = o["ratio"]["per_repeat"], r["machine"].get("load_average_at_start")
+            lines.append(f"Row 1b's per-repeat ratios span {pr['min']:.3f}-{pr['max']:.3f} (ratio of the medians "
+                         f"{o['ratio']['of_median']:.3f}), load average {load_avg[0]:.1f} at its start: on a machine "
+                         f"shared with other jobs the ratio of minimums is noise-limited; rerun it on a quiet one.")
+            lines.append("")
     q = results[0]["figures"].get("quality", {})
     if q.get("recommended_steps"):
         lines.append(f"Figure 5 recommends {q['recommended_steps']} steps on the demo model ({q['rule']}).")

@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-browser test serve demo bench eval clean-host
+.PHONY: setup setup-browser test test-full serve demo bench eval clean-host
 
 setup:
 	@bash scripts/provision.sh
@@ -10,8 +10,13 @@ setup:
 setup-browser:
 	@bash scripts/provision.sh --browser
 
-## The whole suite: set-up from nothing, then every test (browser tests included).
+## The whole suite: set-up from nothing, then every test (browser tests included) except the
+## longer full-size checks. Full-size model files are built once (.host/fullsize, or $$SDE_DRAG_MODEL_CACHE).
 test: setup-browser
+	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" $(PYTEST_ARGS) tests
+
+## Everything, with the longer full-size checks (see README "Full-size checkpoints").
+test-full: setup-browser
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
 ## ComfyUI with this pack on http://127.0.0.1:8188 (CPU). Ctrl-C stops it.

@@ -3,6 +3,9 @@
 
 - `sd15-unet`: ComfyUI's SD1.5 UNet (`comfy.supported_models.SD15` with the SD1.5 unet config
   of `comfy.model_detection`, `comfy.model_base.BaseModel`, EPS), 859.5 M parameters.
+- `sdxl-unet`: ComfyUI's SDXL UNet (`comfy.supported_models.SDXL` with the SDXL base unet config
+  of `comfy.model_detection`, as tests/fullsize_models.py builds it; `comfy.model_base.SDXL`, EPS
+  with ADM conditioning: pooled text and size embeddings), 2567.5 M parameters, about 10 GB in fp32.
 - `tiny`: the test suite's 1.1 M-parameter UNet of the same architecture family
   (`tests/tiny_models.py`'s config), for quick runs and the 1024x1024 memory figure.
 """
@@ -30,7 +33,17 @@ TINY_UNET = {
 # for memory the UNet does not matter, only what the drag holds next to it.
 TINY_CONV_UNET = dict(TINY_UNET, transformer_depth=[0, 0], transformer_depth_output=[0, 0, 0, 0],
                       transformer_depth_middle=-1)
-MODELS = {"sd15-unet": (SD15_UNET, 768, None), "tiny": (TINY_UNET, 64, 2), "tiny-conv": (TINY_CONV_UNET, 64, 2)}
+
+
+
+def _sdxl_unet() -> dict:
+    from fullsize_models import SDXL_UNET  # tests/ is on sys.path (benchmarks/boot.py)
+
+    return SDXL_UNET
+
+
+MODELS = {"sd15-unet": (SD15_UNET, 768, None), "sdxl-unet": (None, 2048, None), "tiny": (TINY_UNET, 64, 2),
+          "tiny-conv": (TINY_CONV_UNET, 64, 2)}
 
 
 def build(name: str, seed: int = 0):
@@ -41,12 +54,14 @@ def build(name: str, seed: int = 0):
     import comfy.supported_models
 
     unet, context_dim, heads = MODELS[name]
-    cfg = comfy.supported_models.SD15(dict(unet))
+    sdxl = name == "sdxl-unet"
+    cfg = comfy.supported_models.SDXL(dict(_sdxl_unet())) if sdxl else comfy.supported_models.SD15(dict(unet))
     if heads is not None:  # SD15 overrides num_heads; the tiny model has 2 heads of 32 channels
         cfg.unet_config["num_heads"] = heads
         cfg.unet_config["num_head_channels"] = -1
     cpu = torch.device("cpu")
-    model = comfy.model_base.BaseModel(cfg, model_type=comfy.model_base.ModelType.EPS, device=cpu)
+    model_class = comfy.model_base.SDXL if sdxl else comfy.model_base.BaseModel
+    model = model_class(cfg, model_type=comfy.model_base.ModelType.EPS, device=cpu)
     from tiny_models import init_weights  # tests/ is on sys.path (benchmarks/boot.py)
 
     init_weights(model.diffusion_model, seed)
@@ -57,17 +72,22 @@ def build(name: str, seed: int = 0):
     patcher = comfy.model_patcher.ModelPatcher(model, load_device=comfy.model_management.get_torch_device(),
                                                offload_device=cpu)
     info = {"name": name, "parameters": parameters, "parameters_m": round(parameters / 1e6, 1),
-            "architecture": "ComfyUI SD15 UNetModel (comfy.supported_models.SD15 + comfy.model_base.BaseModel, "
-                            "EPS), random weights", "context_dim": context_dim,
+            "architecture": ("ComfyUI SDXL UNetModel (comfy.supported_models.SDXL + comfy.model_base.SDXL, EPS + "
+                             "ADM), random weights" if sdxl else "ComfyUI SD15 UNetModel (comfy.supported_models.SD15 "
+                             "+ comfy.model_base.BaseModel, EPS), random weights"), "context_dim": context_dim,
             "unet_config": {k: v for k, v in cfg.unet_config.items() if k != "dtype"}}
     return patcher, info
 
 
 def conditioning(name: str, seed: int):
-    """A random CONDITIONING of the model's context size (77 tokens)."""
+    """A random CONDITIONING of the model's context size (77 tokens); SDXL's also carries the
+    pooled text (1280) and the size that its ADM embedding reads, as CLIPTextEncode gives it."""
     context_dim = MODELS[name][1]
     gen = torch.Generator().manual_seed(seed)
-    return [[torch.randn(1, 77, context_dim, generator=gen), {}]]
+    extra = {}
+    if name == "sdxl-unet":
+        extra = {"pooled_output": torch.randn(1, 1280, generator=gen), "width": 1024, "height": 1024}
+    return [[torch.randn(1, 77, context_dim, generator=gen), extra]]
 
 
 def latent(size_px: int, batch: int = 1, seed: int = 0) -> dict:

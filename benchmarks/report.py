@@ -112,13 +112,40 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
                     "<= 1.02"))
     statuses = [_status(f[k]) for k in ("overhead", "nfe", "step_overhead", "memory", "quality", "lora",
                                         "fresh_sampler")]
-    return [(a, b, c if st_ == "-" else f"{c}: {st_}", d) for (a, b, c, d), st_ in zip(out, statuses)]
+    out = [(a, b, c if st_ == "-" else f"{c}: {st_}", d) for (a, b, c, d), st_ in zip(out, statuses)]
+    if "overhead_sdxl" in f:
+        out.insert(1, sdxl_row(f["overhead_sdxl"]))
+    return out
+
+
+def sdxl_row(o: dict) -> tuple[str, str, str, str]:
+    """Figure 1 on SDXL (a full run's `overhead_sdxl`, or a `--sdxl-only` run's)."""
+    st, m, n = o["settings"], o["model"], o["nfe"]
+    return ("1b. Overhead ratio on SDXL (same method)",
+            f"`{m['name']}` ({m['parameters'] / 1e6:.1f} M params), {st['image_size']}, steps {st['steps']} x t0 "
+            f"{st['t0']} = {st['denoising_steps']} steps, {st['sub_drags']} sub-drag, cfg {st['cfg']:g}; reference "
+            f"`{o['reference_sampler']}` on a batch-2 latent; {o['drag_s']['n']} interleaved repeats; fresh process",
+            f"**{o['value']:.3f}** (drag {_mmm(o['drag_s'])}; reference {_mmm(o['reference_s'])}; {n['calls']} calls "
+            f"/ {n['rows']} rows, formula {n['expected_rows']}): {_status(o)}", "<= 1.05")
 
 
 def table(results: list[dict]) -> str:
-    """One Markdown table; one result column per run (CPU run first, then a GPU run if any)."""
-    base = rows(results[0])
-    others = [rows(r) for r in results[1:]]
+    """One Markdown table; one result column per run (CPU run first, then a GPU run if any).
+    A `--sdxl-only` run adds its row under figure 1 (in the first column) instead of a column."""
+    sdxl_only = [r for r in results if r["run"]["mode"] == "sdxl-overhead"]
+    results = [r for r in results if r["run"]["mode"] != "sdxl-overhead"]
+    if not results:  # a --sdxl-only run printed alone
+        results, sdxl_only = sdxl_only, []
+        base = [sdxl_row(results[0]["figures"]["overhead_sdxl"])]
+        others = []
+    else:
+        base = rows(results[0])
+        others = [rows(r) for r in results[1:]]
+        for extra in sdxl_only:
+            row = sdxl_row(extra["figures"]["overhead_sdxl"])
+            base.insert(1, row)
+            for o in others:
+                o.insert(1, (row[0], row[1], "-", row[3]))
     header = ["figure", "setting", _column(results[0])] + [_column(r) for r in results[1:]] + ["goal"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, (fig, setting, res, goal) in enumerate(base):
@@ -142,7 +169,8 @@ def readme_section(paths: list) -> str:
         SECTION,
         "",
         "The drag costs its model calls and little else. `make bench` (`.venv/bin/python benchmarks/run.py`) "
-        "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded), the drag and "
+        "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded; row 1b: "
+        "its SDXL UNet, in a fresh process, also alone with `benchmarks/run.py --sdxl-only`), the drag and "
         "its ComfyUI reference interleaved in one process, ratios of the minimum times, min / median / max "
         "shown; `make bench QUICK=1` is the same run on the tiny test model (a smoke test, part of `make "
         "test`). What is timed is LATENT in -> LATENT out, model loaded, no VAE: the node classes are called "
@@ -153,6 +181,14 @@ def readme_section(paths: list) -> str:
         table(results),
         "",
     ]
+    for r in results:
+        o = r["figures"].get("overhead_sdxl")
+        if o:
+            pr, load_avg = o["ratio"]["per_repeat"], r["machine"].get("load_average_at_start")
+            lines.append(f"Row 1b's per-repeat ratios span {pr['min']:.3f}-{pr['max']:.3f} (ratio of the medians "
+                         f"{o['ratio']['of_median']:.3f}), load average {load_avg[0]:.1f} at its start: on a machine "
+                         f"shared with other jobs the ratio of minimums is noise-limited; rerun it on a quiet one.")
+            lines.append("")
     q = results[0]["figures"].get("quality", {})
     if q.get("recommended_steps"):
         lines.append(f"Figure 5 recommends {q['recommended_steps']} steps on the demo model ({q['rule']}).")

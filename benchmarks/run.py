@@ -3,6 +3,7 @@ side in one run. Prints a Markdown table and writes the JSON under benchmarks/re
 
     .venv/bin/python benchmarks/run.py            # full size: ComfyUI's SD1.5 UNet, ~10 min on 2 cores
     .venv/bin/python benchmarks/run.py --quick    # the tiny test model only (CI smoke, ~90 s)
+    .venv/bin/python benchmarks/run.py --sdxl-only  # figure 1 on ComfyUI's SDXL UNet alone (~10 GB)
     .venv/bin/python benchmarks/run.py --device cuda
 
 Set SDE_DRAG_BENCH_THREADS to pin torch's thread count (default: torch's own for the full run,
@@ -44,6 +45,9 @@ FULL = {
     "lora": {"rank": 4, "train_steps": 4},
     "quality": {"steps": [200, 100, 50, 25], "t0": 0.6, "cases": ["red_disc_right", "blue_square_down",
                                                                   "yellow_triangle_diagonal"]},
+    # figure 1 again on SDXL, in a fresh process (its UNet alone is about 10 GB in fp32)
+    "sdxl": {"model": "sdxl-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0, "drag_px": 16, "repeats": 3,
+             "reference_sampler": "euler_ancestral"},
 }
 QUICK = {
     "mode": "quick", "model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
@@ -102,6 +106,76 @@ def versions(host) -> dict:
         commit, dirty = "", False
     return {"python": platform.python_version(), "torch": torch.__version__, "comfyui": comfyui_version(host.root),
             "pack_commit": commit + ("+dirty" if dirty else "")}
+
+
+def overhead_worker(config: dict, device: str) -> dict:
+    """Figure 1 (and the NFE count of the timed drag) on config["model"], in this process."""
+    from benchmarks import models
+    from benchmarks.boot import Host, env_threads
+    from benchmarks.workloads import Workloads
+
+    host = Host(device, threads=env_threads() or config.get("threads"))
+    log(f"building {config['model']}")
+    model, info = models.build(config["model"])
+    w = Workloads(host, config["model"], config["size"], config["steps"], config["t0"], config["cfg"],
+                  drag_px=config["drag_px"], model=model, info=info, reference_sampler=config["reference_sampler"])
+    log(f"{info['name']}: {info['parameters_m']} M parameters; drag {w.points_text} on {config['size']}px, "
+        f"{w.n_steps} steps, {w.n_subdrags} sub-drag(s), cfg {w.cfg}")
+    loop = figures.overhead_and_lora(w, config["repeats"], log=log)
+    return {"model": {k: v for k, v in info.items() if k != "unet_config"}, "settings": w.settings(),
+            "timings": loop, "overhead": figures.figure_overhead(w, loop),
+            "nfe": figures.nfe_case(w, loop_counts=loop["counts"]["drag"]), "threads": host_threads()}
+
+
+def host_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def figure_overhead_sdxl(config: dict, device: str) -> dict:
+    """Figure 1 on SDXL, in a fresh process so its 10 GB are returned before anything else runs."""
+    import resource
+
+    command = [sys.executable, str(HERE / "run.py"), "--device", device, "--overhead-worker", json.dumps(config)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"SDXL overhead worker failed ({done.returncode})")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    fig = dict(out["overhead"], title="Overhead ratio on SDXL: SDE Drag / ComfyUI sampling, same model calls",
+               model=out["model"], settings=out["settings"], nfe=out["nfe"], timings=out["timings"],
+               torch_threads=out["threads"],
+               peak_rss_gib=round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2))
+    fig["pass"] = bool(fig["pass"] and out["nfe"]["pass"])
+    return fig
+
+
+def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
+    """`--sdxl-only`: figure 1 on SDXL alone, written as its own JSON (README cites it next to
+    the SD1.5 run's)."""
+    started = time.time()
+    from benchmarks.boot import Host
+
+    host = Host(device, threads=1)  # only for machine() and versions(); the worker times
+    result = {"schema": 1, "run": {"mode": "sdxl-overhead", "date": datetime.datetime.now(datetime.timezone.utc)
+                                   .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(
+                                       sys.argv[1:])},
+              "machine": machine(host), "versions": versions(host), "config": {"sdxl": config["sdxl"]}}
+    del host
+    log("SDXL overhead: fresh process")
+    fig = figure_overhead_sdxl(config["sdxl"], device)
+    result["machine"]["torch_threads"] = fig["torch_threads"]
+    result["model"] = fig["model"]
+    result["settings"] = fig["settings"]
+    result["figures"] = {"overhead_sdxl": fig}
+    log(f"  SDXL overhead ratio {fig['value']:.4f}")
+    result["run"]["seconds"] = round(time.time() - started, 1)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{result['run']['date'][:10]}-sdxl-unet-{device}.json"
+    path.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    result["path"] = str(path)
+    log(f"wrote {path} ({result['run']['seconds']} s)")
+    return result
 
 
 def run(config: dict, device: str, out_dir: Path) -> dict:
@@ -190,6 +264,12 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
     log("memory: fresh processes per configuration and side")
     figs["memory"] = memory.figure_memory(host, config["memory"], device, log=log)
 
+    # 1b. figure 1 on SDXL (full runs only), fresh process
+    if "sdxl" in config:
+        log("SDXL overhead: fresh process")
+        figs["overhead_sdxl"] = figure_overhead_sdxl(config["sdxl"], device)
+        log(f"  SDXL overhead ratio {figs['overhead_sdxl']['value']:.4f}")
+
     result["figures"] = figs
     result["run"]["seconds"] = round(time.time() - started, 1)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -211,10 +291,15 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None, help="rounds of the interleaved timing (>= 3)")
     parser.add_argument("--steps", type=int, default=None,
                         help="the drag's steps (of which round(t0 x steps) are run); default 5 (full), 10 (quick)")
+    parser.add_argument("--sdxl-only", action="store_true", help="figure 1 on ComfyUI's SDXL UNet only (~10 GB)")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--overhead-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_worker:
         print(json.dumps(memory.worker(json.loads(args.memory_worker))), flush=True)
+        return 0
+    if args.overhead_worker:
+        print(json.dumps(overhead_worker(json.loads(args.overhead_worker), args.device), default=float), flush=True)
         return 0
     config = dict(QUICK if args.quick else FULL)
     if args.repeats is not None:
@@ -226,6 +311,13 @@ def main(argv=None):
         config["memory"] = [dict(m, steps=args.steps) if m["model"] == config["model"] else m
                             for m in config["memory"]]
     out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
+    if args.sdxl_only:
+        if args.repeats is not None:
+            config["sdxl"] = dict(config["sdxl"], repeats=args.repeats)
+        result = run_sdxl_only(config, args.device, out)
+        print(report.table([result]))
+        print(f"\nJSON: {result['path']}")
+        return 0
     result = run(config, args.device, out)
     print(report.table([result]))
     print(f"\nJSON: {result['path']}")

@@ -2,10 +2,10 @@
 the frontend asks a pack for: /api/workflow_templates/<pack>/<template>.jpg, 1.32.9 and 1.58.1 alike).
 
 Each demo template runs as shipped on the embedded demo model (ComfyUI's own executor); its thumbnail is the
-input with the drag arrows, then what it saved. A real-checkpoint template shows the run of its demo
+input (with the drag arrows for a drag), then what it saved, SDE before ODE. A real-checkpoint template shows the run of its demo
 counterpart, captioned as such (no SD1.5/SDXL/Flux weights exist here).
 
-    flock /tmp/sde-heavy.lock .venv/bin/python scripts/render_thumbnails.py
+    flock /tmp/sde-heavy.lock .venv/bin/python scripts/render_thumbnails.py [04 ...]
 """
 from __future__ import annotations
 
@@ -55,28 +55,34 @@ def thumbnail(input_tile, results: list, caption: str | None = None):
     return sheet
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
     from comfy_host import ComfyHost
 
     host = ComfyHost()
     cases = host.module("nodes.dragbench")
     image, _, points, _ = cases.read_case(cases.find_case(CASE))
-    input_tile = draw_points(image[0].numpy(), points.pairs, k=TILE // image.shape[2])
+    arrows = draw_points(image[0].numpy(), points.pairs, k=TILE // image.shape[2])  # for the drags
+    plain = upscale(image[0].numpy(), TILE // image.shape[2])
     made, frames = {}, {}
     for name in DEMO_WORKFLOWS:
+        if only and name[:2] not in only:
+            continue
         files = run_workflow(host, name + ".json")
         # results in the order the template saves them; animations after pictures
-        paths = sorted((p for ps in files.values() for p in ps), key=lambda p: (p.endswith(".webp"), p))
+        paths = sorted((p for ps in files.values() for p in ps),
+                       key=lambda p: (p.endswith(".webp"), "ode" in os.path.basename(p), p))  # SDE first
         frames[name] = [first_frame(p) for p in paths]
-        made[name] = thumbnail(input_tile, frames[name])
+        made[name] = thumbnail(arrows if "Drag" in name else plain, frames[name])
         print(name, "<-", [os.path.basename(p) for p in paths], flush=True)
     for name in REAL_WORKFLOWS:
         demo = STAND_IN[name]
-        made[name] = thumbnail(input_tile, frames[demo], caption=f"shown: the same edit on the 64x64 demo model ({demo[:2]})")
+        if demo not in frames:
+            continue
+        made[name] = thumbnail(arrows if "Drag" in name else plain, frames[demo], caption=f"shown: the same edit on the 64x64 demo model ({demo[:2]})")
     for name, sheet in made.items():
         sheet.save(os.path.join(OUT, name + ".jpg"), quality=85)
     print(json.dumps({n: os.path.getsize(os.path.join(OUT, n + ".jpg")) for n in made}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # template numbers ("04 11") to render only those; none: all

@@ -125,6 +125,19 @@ def test_the_point_editor_says_in_words_where_an_unknown_picture_comes_from(page
     page.screenshot(path=str(ARTIFACTS / f"editor-message-{page.frontend}.png"))
 
 
+def test_the_case_picture_route_serves_listed_cases_only(page):
+    import urllib.error
+    import urllib.request
+
+    base = f"{page.server.url}/api/sde_drag/dragbench_case_image?case="
+    with urllib.request.urlopen(base + "red_disc_right", timeout=10) as r:
+        assert r.status == 200 and r.read(8) == b"\x89PNG\r\n\x1a\n"
+    for bad in ("../demo", "..", "", "/etc", "no_such_case"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + urllib.parse.quote(bad), timeout=10)
+        assert refused.value.code == 404, bad
+
+
 def overlaps(boxes, margin=1.0):
     """Pairs of nodes whose drawn boxes intersect (by more than `margin` px both ways)."""
     out = []

@@ -15,7 +15,8 @@ Each family runs in its own fresh process (tests/fullsize_run.py), one full-size
 memory at a time, its memory returned to the system before the next. The default suite runs
 a reconstruction and an SDE drag on each; the tests marked `fullsize_extended` (`make
 test-full`) add the ODE-Drag baseline, img2img, inpainting, DiffEdit, the SDE Sampler in core
-SamplerCustom and an identity LoRA reloaded by the core loader. Random weights make noise
+SamplerCustom and an identity LoRA reloaded by the core loader (not on SDXL: its training
+holds a second fp32 copy of the UNet, 2 x 10 GB, over the suite's 22 GB). Random weights make noise
 images: only shapes, finiteness, exactness, masks and plumbing mean anything here.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from fullsize_models import FAMILIES
+from fullsize_run import LORA_NOT_RUN
 
 RUN = Path(__file__).with_name("fullsize_run.py")
 ARTIFACTS = Path(__file__).with_name("artifacts") / "fullsize"
@@ -137,6 +139,9 @@ def test_the_sde_sampler_runs_inside_core_sampler_custom(extended_run):
 @pytest.mark.fullsize_extended
 def test_an_identity_lora_saved_and_reloaded_by_the_core_loader_changes_the_output(extended_run):
     out = extended_run["lora"]
+    if extended_run["family"] == "sdxl":  # not run: see fullsize_run.LORA_NOT_RUN and the README
+        assert out == {"not_run": LORA_NOT_RUN}
+        return
     assert "error" not in out, out
     assert out["lora_name"].endswith(".safetensors") and out["finite"], out
     assert out["max_change_vs_base"] > 1e-6, out

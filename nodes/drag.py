@@ -19,6 +19,7 @@ from .model_space import (choose_sigmas, clean_start, generator_for, image_facto
 from .presets import DEMO, DEMO_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
 from .runner import Progress, StepControls, run_sampler
 
+
 def downscale_factor(latent_format, points, latent_width: int) -> float:
     """Image pixels per latent cell: from the size the points were picked on when known, else
     the latent format's own factor (`model_space.image_factor`: 8 for the common VAEs)."""

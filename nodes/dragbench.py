@@ -100,8 +100,9 @@ class SDEDragLoadDragBenchCase(io.ComfyNode):
             description="Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with "
                         "source, target, prompt). Lists the pack's bundled demo cases and those in "
                         "ComfyUI/input/dragbench/.",
-            inputs=[io.Combo.Input("case", options=list_cases() or ["(no cases found)"],
-                                   tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")],
+            inputs=[io.Combo.Input(
+                "case", options=list_cases() or ["(no cases found)"],
+                tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")],
             outputs=[io.Image.Output(display_name="image", tooltip="origin_image.png"),
                      io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
                      DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),

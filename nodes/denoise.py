@@ -18,6 +18,8 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
                   recorded_branch=False, seed=0):
     """Denoise the edited `latent` (noised at t0) along `recorded` with `sampler`
     (sample_cycle_sde or sample_ode_masked), inside ComfyUI's guider."""
+    if cfg_ramp not in RAMPS:  # a linked value is not seen by validate_inputs
+        raise ValueError(f"cfg_ramp: must be one of {RAMPS}, got {cfg_ramp!r}")
     samples = latent_samples(latent)
     recorded.check_matches(samples)
     sigmas = recorded.sigmas
@@ -66,8 +68,8 @@ class SDEDragCycleDenoise(io.ComfyNode):
             outputs=[io.Latent.Output(tooltip="The clean edited latent.")])
 
     @classmethod
-    def validate_inputs(cls, cfg=None):
-        return inputs.check_widgets(cls, cfg=cfg)
+    def validate_inputs(cls, cfg=None, cfg_ramp=None):
+        return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
 
     @classmethod
     def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
@@ -91,8 +93,8 @@ class SDEDragODEDenoise(io.ComfyNode):
             outputs=[io.Latent.Output(tooltip="The clean latent.")])
 
     @classmethod
-    def validate_inputs(cls, cfg=None):
-        return inputs.check_widgets(cls, cfg=cfg)
+    def validate_inputs(cls, cfg=None, cfg_ramp=None):
+        return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
 
     @classmethod
     def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,

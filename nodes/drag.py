@@ -155,12 +155,15 @@ class SDEDragAllInOne(io.ComfyNode):
                                                                      "batch): decode and save as an animation.")])
 
     @classmethod
-    def validate_inputs(cls, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None):
-        return inputs.check_widgets(cls, t0=t0, cfg=cfg, alpha=alpha, beta=beta, lora_scale_min=lora_scale_min)
+    def validate_inputs(cls, method=None, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None):
+        return inputs.check_widgets(cls, method=method, t0=t0, cfg=cfg, alpha=alpha, beta=beta,
+                                    lora_scale_min=lora_scale_min)
 
     @classmethod
     def execute(cls, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
                 negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
+        if method not in ("sde", "ode"):  # a linked value is not seen by validate_inputs
+            raise ValueError(f"method: must be 'sde' or 'ode', got {method!r}")
         samples = latent_samples(latent)
         latent_format = model.model.latent_format
         sources, targets = points_in_cells(drag_points, samples, latent_format)

@@ -10,6 +10,7 @@ from PIL import Image
 
 from comfy_api.v0_0_2 import io
 
+from . import inputs
 from .inputs import CATEGORY, DragPointsType
 from .points_format import DragPoints, parse_drag_points
 
@@ -107,6 +108,10 @@ class SDEDragLoadDragBenchCase(io.ComfyNode):
                      io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
                      DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),
                      io.String.Output(display_name="prompt", tooltip="the case's prompt")])
+
+    @classmethod
+    def validate_inputs(cls, case=None):
+        return inputs.check_widgets(cls, case=case)
 
     @classmethod
     def execute(cls, case):

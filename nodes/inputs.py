@@ -91,13 +91,23 @@ def drag_points():
 
 
 def check_widgets(node_cls, **values) -> bool | str:
-    """The body of a node's `validate_inputs(cls, <its FLOAT widgets>)`: each value finite and within
-    the schema's min/max. NaN passes ComfyUI's own min/max comparison (a shared API-format workflow
-    can hold NaN), and ComfyUI skips its min/max check for the inputs a `validate_inputs` names, so
-    both are checked here. Linked or absent inputs arrive as None and are checked at run time."""
+    """The body of a node's `validate_inputs(cls, <its FLOAT and COMBO widgets>)`.
+
+    - FLOAT: finite and within the schema's min/max. NaN passes ComfyUI's own min/max comparison
+      (a shared API-format workflow can hold NaN), and ComfyUI skips its min/max check for the
+      inputs a `validate_inputs` names, so both are checked here.
+    - COMBO: one of the schema's options. ComfyUI 0.3.75 checks combo values only for legacy
+      nodes (whose combo type is the list itself), not for a V3 `io.Combo`.
+
+    Linked or absent inputs arrive as None and are checked at run time."""
     declared = {i.id: i for i in node_cls.define_schema().inputs}  # (GET_SCHEMA would write to a locked clone)
     for name, value in values.items():
         if value is None:
+            continue
+        options = getattr(declared[name], "options", None)
+        if options is not None:
+            if value not in options:
+                return f"{name}: {value!r} is not one of {options}"
             continue
         try:
             number = float(value)

@@ -76,3 +76,19 @@ def test_the_readme_node_reference_is_what_the_schema_generates(host):
     readme = (REPO / "README.md").read_text()
     assert node_reference.current(readme) == node_reference.reference(list(host.node_classes.values())), \
         "README's node reference is out of date: run .venv/bin/python scripts/node_reference.py"
+
+
+COMBOS = [("drag", "method", "euler"), ("den", "cfg_ramp", "quadratic")]
+
+
+@pytest.mark.parametrize("node,name,value", COMBOS, ids=[c[1] for c in COMBOS])
+def test_a_combo_value_that_is_not_an_option_is_refused_at_validation_naming_the_input(host, node, name, value):
+    """ComfyUI 0.3.75 validates combo values only for legacy nodes; the V3 nodes check theirs in
+    validate_inputs, so 'euler' is never silently an SDE drag."""
+    import graphs
+
+    graph = graphs.sde_drag("eps", steps=3) if node == "drag" else graphs.one_subdrag("eps", "sde", steps=3)
+    graph[node]["inputs"][name] = value
+    result = host.run(graph)
+    assert not result.ok and result.execution_error is None, result
+    assert f"{name}: {value!r} is not one of" in repr(result.node_errors[node]), result.node_errors

@@ -20,6 +20,10 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
     model's latent-to-image factor, averaged over each f x f block; an image that is up to f - 1
     px larger, which VAE Encode centre-crops to (h * f, w * f) (ComfyUI's
     `vae_encode_crop_pixels`), so the mask is cropped the same way first.
+
+    The block average is a choice that changes results: a latent cell that a mask edge cuts gets
+    a value between 0 and 1, and the samplers' `keep_outside` blends the edited and the recorded
+    latent there (a soft edge one cell wide) instead of snapping the cell in or out.
     """
     if mask is None:
         return None

@@ -1,6 +1,23 @@
-"""ComfyUI-SDE-Drag: SDE editing (Nie et al., ICLR 2024) as ComfyUI nodes."""
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+"""ComfyUI-SDE-Drag: SDE editing (Nie et al., ICLR 2024) as ComfyUI nodes.
+
+ComfyUI 0.3.75 loads a V3 pack through `comfy_entrypoint` (nodes.py `load_custom_node`); the
+module must not define NODE_CLASS_MAPPINGS, which would take the legacy path first.
+WEB_DIRECTORY (the point widget) is read before either path.
+"""
+from comfy_api.v0_0_2 import ComfyExtension
+
+from .nodes import NODES
 
 WEB_DIRECTORY = "./web"
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+
+class SDEDragExtension(ComfyExtension):
+    async def get_node_list(self):
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> SDEDragExtension:
+    return SDEDragExtension()
+
+
+__all__ = ["WEB_DIRECTORY", "comfy_entrypoint", "NODES"]

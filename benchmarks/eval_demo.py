@@ -279,7 +279,7 @@ def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
                 points = demo.parse_points(json.dumps({"points": [[case["source"], case["target"]]],
                                                        "width": scenes.IMAGE_SIZE, "height": scenes.IMAGE_SIZE}))
                 with torch.no_grad():
-                    latent, _ = demo.drag_node.drag(
+                    latent, _ = demo.drag_node.execute(
                         demo.counted, demo.cond(case["prompt"]), {"samples": latents[i:i + 1]}, points, method,
                         DRAG_PRESET["steps"], t0, DRAG_PRESET["cfg"], DRAG_PRESET["step_size"], DRAG_PRESET["r"],
                         DRAG_PRESET["alpha"], DRAG_PRESET["beta"], SEEDS["drag_sampler"] + i, negative=negative,
@@ -327,7 +327,7 @@ def run_img2img(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
         demo.reset_count()
         start = time.perf_counter()
         with torch.no_grad():
-            out, _ = demo.fresh_node.denoise(demo.counted, {"samples": latents}, eta, steps, t0, SEEDS["i2i_sampler"],
+            out, _ = demo.fresh_node.execute(demo.counted, {"samples": latents}, eta, steps, t0, SEEDS["i2i_sampler"],
                                              positive=positive, negative=negative, cfg=cfg)
         seconds = time.perf_counter() - start
         results = demo.decode(out["samples"])
@@ -368,7 +368,7 @@ def run_inpaint(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
                 demo.reset_count()
                 start = time.perf_counter()
                 with torch.no_grad():
-                    res, _ = demo.fresh_node.denoise(demo.counted, {"samples": latents}, eta, steps, 1.0,
+                    res, _ = demo.fresh_node.execute(demo.counted, {"samples": latents}, eta, steps, 1.0,
                                                      SEEDS["inpaint_sampler"] + k, positive=positive, negative=negative,
                                                      cfg=cfg, mask=torch.from_numpy(masks))
                 seconds = time.perf_counter() - start

@@ -202,7 +202,7 @@ def figure_step_overhead(host, model, info, latent_cells: int, steps: int, t0: f
     """sde_core's SDE-Drag loop (recording, copy-paste, Cycle-SDE steps) with a free denoiser,
     per denoising step, as a fraction of one UNet call of the model on the same latent."""
     sde_core = host.module("sde_core")
-    sigmas = host.module("nodes.host").paper_sigmas(model, steps, t0)
+    sigmas = host.module("nodes.model_space").paper_sigmas(model, steps, t0)
     n = len(sigmas) - 1
     device = host.device
     latent = torch.randn(1, 4, latent_cells, latent_cells, generator=torch.Generator().manual_seed(0)).to(device)
@@ -215,7 +215,7 @@ def figure_step_overhead(host, model, info, latent_cells: int, steps: int, t0: f
     def run():
         gen = torch.Generator(device=device).manual_seed(0)
         sde_core.sde_drag(free, latent, sources, targets, sigmas.to(device), schedule=sde_core.VP, r=5, alpha=1.1,
-                          beta=0.3, step_size=2, generator=gen, disable=True)
+                          beta=0.3, step_size=2, generator=gen, disable=True, method=sde_core.sde_method(sde_core.VP, gen))
 
     run()
     loop = interleaved({"sde_core": run}, repeats, host.synchronize)["sde_core"]

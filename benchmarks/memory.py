@@ -65,7 +65,7 @@ def trajectory_bytes(host, size: int, steps: int, t0: float, model) -> int:
     import torch
 
     sde_core = host.module("sde_core")
-    sigmas = host.module("nodes.host").paper_sigmas(model, steps, t0)
+    sigmas = host.module("nodes.model_space").paper_sigmas(model, steps, t0)
     cells = size // 8
     return sde_core.record_forward(torch.zeros(1, 4, cells, cells), sigmas, sde_core.VP,
                                    generator=torch.Generator().manual_seed(0)).nbytes()

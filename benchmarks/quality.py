@@ -63,7 +63,7 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
     dragbench = host.module("nodes.dragbench")
     drag_node = host.module("nodes.drag").SDEDragAllInOne()
     sde_core = host.module("sde_core")
-    paper_sigmas = host.module("nodes.host").paper_sigmas
+    paper_sigmas = host.module("nodes.model_space").paper_sigmas
     results = []
     weights = _weights(demo_model)
     with torch.inference_mode():
@@ -84,7 +84,7 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
             for steps in steps_list:
                 n = len(paper_sigmas(model, steps, t0)) - 1
                 start = time.perf_counter()
-                out = drag_node.drag(model, positive, latent, points, "sde", steps, t0, DEMO_PRESET["cfg"],
+                out = drag_node.execute(model, positive, latent, points, "sde", steps, t0, DEMO_PRESET["cfg"],
                                      DEMO_PRESET["step_size"], DEMO_PRESET["r"], DEMO_PRESET["alpha"],
                                      DEMO_PRESET["beta"], seed, negative=negative, mask=mask)[0]
                 seconds = time.perf_counter() - start

@@ -210,7 +210,7 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
         lora, training = figures.figure_lora_training(host, w, config["lora"]["train_steps"], config["lora"]["rank"])
         lora_model = lora_train.with_identity_lora(w.model, lora)
     sampler_module = figures.optional_module(host, "nodes.sampler")
-    fresh = sampler_module.SDEDragSampler().get_sampler(1.0)[0] if sampler_module is not None else None
+    fresh = sampler_module.SDEDragSampler.execute(1.0)[0] if sampler_module is not None else None
 
     # 1, 2, 6b, 7: one interleaved loop
     log(f"interleaved timing: {config['repeats']} rounds of {', '.join(['drag', 'reference'] + (['drag_lora'] if lora_model else []) + (['fresh_sampler', 'ddpm'] if fresh else []))}")

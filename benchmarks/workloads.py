@@ -44,8 +44,8 @@ class Workloads:
         points_format = host.module("nodes.points_format")
         self.points = points_format.parse_drag_points(self.points_text)
         self.drag_node = host.module("nodes.drag").SDEDragAllInOne()
-        self._has_lora_ramp = "lora_scale_min" in inspect.signature(self.drag_node.drag).parameters
-        self.sigmas = host.module("nodes.host").paper_sigmas(self.model, steps, t0)
+        self._has_lora_ramp = "lora_scale_min" in inspect.signature(self.drag_node.execute).parameters
+        self.sigmas = host.module("nodes.model_space").paper_sigmas(self.model, steps, t0)
         self.n_steps = len(self.sigmas) - 1
         sde_core = host.module("sde_core")
         sources, targets = self._cells()
@@ -70,7 +70,7 @@ class Workloads:
         """SDEDragAllInOne.drag (method sde) on a batch-1 LATENT."""
         more = {"lora_scale_min": lora_scale_min} if self._has_lora_ramp else {}
         with torch.inference_mode():
-            out = self.drag_node.drag(
+            out = self.drag_node.execute(
                 model or self.model, self.positive, self.latent, self.points, "sde", self.steps, self.t0, self.cfg,
                 self.step_size, self.r, self.alpha, self.beta, self.seed, negative=self.negative, sigmas=sigmas,
                 **more)

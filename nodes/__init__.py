@@ -1,14 +1,18 @@
-"""ComfyUI glue: every node module contributes its NODE_CLASS_MAPPINGS here."""
-from . import demo_nodes, denoise, diffedit, drag, drag_points, dragbench, fresh_denoise, inversion, lora, noise, sampler
+"""The pack's nodes (V3 schema), in the order of the node menu."""
+from .demo_nodes import SDEDragDemoLoader
+from .denoise import SDEDragCycleDenoise, SDEDragODEDenoise
+from .diffedit import SDEDragDiffEditMask
+from .drag import SDEDragAllInOne, SDEDragCopyPaste
+from .drag_points import SDEDragPoints
+from .dragbench import SDEDragLoadDragBenchCase
+from .fresh_denoise import SDEDragFreshDenoise
+from .inversion import SDEDragODEInversion, SDEDragStochasticInversion
+from .lora import SDEDragIdentityLoRA, SDEDragSaveLoRA
+from .noise import SDEDragNoise
+from .sampler import SDEDragSampler
 
-_MODULES = (drag_points, dragbench, demo_nodes, noise, inversion, drag, denoise, sampler, lora, fresh_denoise, diffedit)
-
-NODE_CLASS_MAPPINGS: dict = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict = {}
-for _module in _MODULES:
-    NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
-    NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
-
-from .limits import guard_float_inputs  # noqa: E402
-
-guard_float_inputs(NODE_CLASS_MAPPINGS)  # NaN/inf FLOAT widget values: a ValueError naming the input
+NODES = [
+    SDEDragPoints, SDEDragLoadDragBenchCase, SDEDragDemoLoader, SDEDragNoise, SDEDragStochasticInversion,
+    SDEDragODEInversion, SDEDragCopyPaste, SDEDragAllInOne, SDEDragCycleDenoise, SDEDragODEDenoise, SDEDragSampler,
+    SDEDragIdentityLoRA, SDEDragSaveLoRA, SDEDragFreshDenoise, SDEDragDiffEditMask,
+]

@@ -1,11 +1,15 @@
 """Denoising along a recording: Cycle-SDE (the paper's SDE) and masked DDIM (the ODE baseline)."""
 from __future__ import annotations
 
+from comfy_api.v0_0_2 import io
+
 from ..sde_core import guidance_scales, sample_cycle_sde, sample_ode_masked
 from . import inputs
-from .common import CATEGORY
-from .host import (GuidanceSpec, Progress, StepControls, image_factor, latent_samples, mask_for, run_sampler,
-                   with_samples)
+from .guidance import GuidanceSpec
+from .inputs import CATEGORY
+from .masks import mask_for
+from .model_space import image_factor, latent_samples, with_samples
+from .runner import Progress, StepControls, run_sampler
 
 RAMPS = ["constant", "linear from 1 (paper)"]
 
@@ -14,6 +18,8 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
                   recorded_branch=False, seed=0):
     """Denoise the edited `latent` (noised at t0) along `recorded` with `sampler`
     (sample_cycle_sde or sample_ode_masked), inside ComfyUI's guider."""
+    if cfg_ramp not in RAMPS:  # a linked value is not seen by validate_inputs
+        raise ValueError(f"cfg_ramp: must be one of {RAMPS}, got {cfg_ramp!r}")
     samples = latent_samples(latent)
     recorded.check_matches(samples)
     sigmas = recorded.sigmas
@@ -23,72 +29,75 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
     controls = StepControls(guider, Progress(model, steps), cfg_scales=cfg_scales)
     region = mask_for(mask, samples.shape, image_factor(recorded.latent_format))
 
-    def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+    def loop(denoiser, x, sigmas, extra_args, disable):
         return sampler(controls.wrap(denoiser), x, sigmas, extra_args=extra_args, disable=disable,
                        trajectory=recorded.trajectory, schedule=recorded.schedule, mask=region,
-                       step_kwargs=controls.step_kwargs)
+                       step_kwargs=controls.step_kwargs), None
 
-    return with_samples(latent, run_sampler(guider, samples, sigmas, sampler_fn, seed=seed).float())
+    return with_samples(latent, run_sampler(guider, samples, sigmas, loop, seed=seed)[0])
 
 
-def _denoise_inputs(recorded_branch: bool):
-    optional = {"positive": inputs.POSITIVE, "negative": inputs.NEGATIVE, "cfg": inputs.CFG,
-                "guider": inputs.GUIDER, "mask": inputs.MASK,
-                "cfg_ramp": (RAMPS, {"default": RAMPS[0], "tooltip": "Guidance per step: constant, or the paper's "
-                                     "linear ramp from 1 near the image to cfg at t0 (SDE-Drag)."})}
+def denoise_inputs(recorded_branch: bool) -> list:
+    """The two denoise nodes' inputs, in the order saved workflows hold them."""
+    listed = [inputs.model(), inputs.latent("The (edited) latent at t0."), inputs.trajectory(),
+              inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
+              inputs.mask(),
+              io.Combo.Input("cfg_ramp", options=RAMPS, default=RAMPS[0], optional=True,
+                             tooltip="Guidance per step: constant, or the paper's linear ramp from 1 near the image "
+                                     "to cfg at t0 (SDE-Drag).")]
     if recorded_branch:
-        optional["recorded_positive"] = ("CONDITIONING", {
-            "tooltip": "Optional prompt for the recorded branch (DiffEdit-SDE: the SOURCE prompt; positive is then "
-                       "the target prompt). Without it both branches see positive, and an unedited latent comes "
-                       "back unchanged."})
-        optional["recorded_negative"] = ("CONDITIONING", {"tooltip": "Negative for the recorded branch "
-                                                                     "(defaults to negative)."})
-    return {"required": {"model": inputs.MODEL, "latent": ("LATENT", {"tooltip": "The (edited) latent at t0."}),
-                         "trajectory": inputs.TRAJECTORY},
-            "optional": optional}
+        listed += [
+            io.Conditioning.Input("recorded_positive", optional=True, tooltip=(
+                "Optional prompt for the recorded branch (DiffEdit-SDE: the SOURCE prompt; positive is then the target "
+                "prompt). Without it both branches see positive, and an unedited latent comes back unchanged.")),
+            io.Conditioning.Input("recorded_negative", optional=True,
+                                  tooltip="Negative for the recorded branch (defaults to negative)."),
+        ]
+    return listed
 
 
-class SDEDragCycleDenoise:
-    DESCRIPTION = ("SDE Denoise (Cycle-SDE): the DDPM sampler driven by the noise recorded by Stochastic "
-                   "Inversion. Unedited, it returns the input exactly; edited, it is the paper's SDE edit. Each "
-                   "step evaluates the edited and the recorded latent in one batched model call.")
-    CATEGORY = CATEGORY
-    FUNCTION = "denoise"
-    RETURN_TYPES = ("LATENT",)
-    OUTPUT_TOOLTIPS = ("The clean edited latent.",)
+class SDEDragCycleDenoise(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragCycleDenoise", display_name="SDE Denoise (Cycle-SDE)", category=CATEGORY,
+            description="SDE Denoise (Cycle-SDE): the DDPM sampler driven by the noise recorded by Stochastic "
+                        "Inversion. Unedited, it returns the input exactly; edited, it is the paper's SDE edit. Each "
+                        "step evaluates the edited and the recorded latent in one batched model call.",
+            inputs=denoise_inputs(recorded_branch=True),
+            outputs=[io.Latent.Output(tooltip="The clean edited latent.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return _denoise_inputs(recorded_branch=True)
+    def validate_inputs(cls, cfg=None, cfg_ramp=None):
+        return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
 
-    def denoise(self, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
+    @classmethod
+    def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
                 cfg_ramp=RAMPS[0], recorded_positive=None, recorded_negative=None):
         if trajectory.method != "sde":
             raise ValueError("trajectory: this recording comes from ODE Inversion; Cycle-SDE needs the "
                              "recording of Stochastic Inversion (or use ODE Denoise)")
         spec = GuidanceSpec(model, guider, positive, negative, cfg, recorded_positive, recorded_negative)
-        return (denoise_along(model, latent, trajectory, sample_cycle_sde, spec, mask, cfg_ramp,
-                              recorded_branch=True),)
+        return io.NodeOutput(denoise_along(model, latent, trajectory, sample_cycle_sde, spec, mask, cfg_ramp,
+                                           recorded_branch=True))
 
 
-class SDEDragODEDenoise:
-    DESCRIPTION = ("ODE Denoise (DDIM, eta = 0): the deterministic baseline. With a mask, the region outside it "
-                   "is taken from the recording after every step.")
-    CATEGORY = CATEGORY
-    FUNCTION = "denoise"
-    RETURN_TYPES = ("LATENT",)
-    OUTPUT_TOOLTIPS = ("The clean latent.",)
+class SDEDragODEDenoise(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragODEDenoise", display_name="ODE Denoise (DDIM)", category=CATEGORY,
+            description="ODE Denoise (DDIM, eta = 0): the deterministic baseline. With a mask, the region outside it "
+                        "is taken from the recording after every step.",
+            inputs=denoise_inputs(recorded_branch=False),
+            outputs=[io.Latent.Output(tooltip="The clean latent.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return _denoise_inputs(recorded_branch=False)
+    def validate_inputs(cls, cfg=None, cfg_ramp=None):
+        return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
 
-    def denoise(self, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
+    @classmethod
+    def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
                 cfg_ramp=RAMPS[0]):
         spec = GuidanceSpec(model, guider, positive, negative, cfg)
-        return (denoise_along(model, latent, trajectory, sample_ode_masked, spec, mask, cfg_ramp),)
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragCycleDenoise": SDEDragCycleDenoise, "SDEDragODEDenoise": SDEDragODEDenoise}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragCycleDenoise": "SDE Denoise (Cycle-SDE)",
-                              "SDEDragODEDenoise": "ODE Denoise (DDIM)"}
+        return io.NodeOutput(denoise_along(model, latent, trajectory, sample_ode_masked, spec, mask, cfg_ramp))

@@ -5,17 +5,24 @@ import logging
 
 import torch
 
-from ..sde_core import copy_paste, guidance_scales, lora_scales, plan_subdrags, sde_drag
+from comfy_api.v0_0_2 import io
+
+from ..sde_core import copy_paste, guidance_scales, lora_scales, ode_method, plan_subdrags, sde_drag, sde_method
 from . import inputs
-from .common import CATEGORY
+from .guidance import GuidanceSpec
+from .inputs import CATEGORY
 from .limits import check_memory, check_representable
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for, image_factor, latent_samples,
-                   mask_for, run_sampler, schedule_of, with_samples)
+from .masks import mask_for
+from .model_space import (choose_sigmas, clean_start, generator_for, image_factor, latent_samples, schedule_of,
+                          with_samples)
+from .presets import DEMO, DEMO_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
+from .runner import Progress, StepControls, run_sampler
+
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
     """Image pixels per latent cell: from the size the points were picked on when known, else
-    the latent format's own factor (`host.image_factor`: 8 for the common VAEs)."""
+    the latent format's own factor (`model_space.image_factor`: 8 for the common VAEs)."""
     if points.width is not None:
         return points.width / latent_width
     return float(image_factor(latent_format))
@@ -37,42 +44,47 @@ def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
     return pairs[:, 0], pairs[:, 1]
 
 
-DRAG_KNOBS = {
-    "r": ("INT", {"default": 5, "min": 1, "max": 64, "tooltip": "Half-size of the copied square, in latent cells "
-                                                              "(paper: 5 on SD's 64x64 latents; 2 on the demo model)."}),
-    "alpha": ("FLOAT", {"default": 1.1, "min": 0.0, "max": 3.0, "step": 0.01,
-                        "tooltip": "Gain on the pasted patch at the target (paper: 1.1)."}),
-    "beta": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.01,
-                       "tooltip": "Source refill: beta * old + sqrt(1 - beta^2) * noise (paper: 0.3)."}),
-}
+def drag_knobs():
+    """r, alpha, beta: the copy-paste's settings (defaults: the paper's; see nodes/presets.py)."""
+    return [
+        io.Int.Input("r", default=PAPER["r"], min=1, max=64,
+                     tooltip=f"Half-size of the copied square, in latent cells (paper: {PAPER['r']} on SD's 64x64 "
+                             f"latents; demo model: {DEMO['r']})."),
+        io.Float.Input("alpha", default=PAPER["alpha"], min=0.0, max=3.0, step=0.01,
+                       tooltip=f"Gain on the pasted patch at the target (paper: {PAPER['alpha']})."),
+        io.Float.Input("beta", default=PAPER["beta"], min=0.0, max=1.0, step=0.01,
+                       tooltip=f"Source refill: beta * old + sqrt(1 - beta^2) * noise (paper: {PAPER['beta']})."),
+    ]
 
 
-def plan_text(n_subdrags: int, n_steps: int, method: str) -> str:
+def plan_text(n_subdrags: int, n_steps: int, calls_per_step: int) -> str:
     """What a drag will cost, said before its first model call: SDE-Drag makes one (batched)
     call per step; ODE-Drag two (DDIM inversion, then denoising)."""
-    if method == "ode":
+    if calls_per_step == 2:
         return (f"{n_subdrags} sub-drags x {n_steps} steps x 2 (inversion + denoising) = "
                 f"{n_subdrags * n_steps * 2} model calls")
-    return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps} model calls"
+    return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps * calls_per_step} model calls"
 
 
-class SDEDragCopyPaste:
-    DESCRIPTION = ("Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, "
-                   "refills the source with beta * old + sqrt(1 - beta^2) * noise and writes alpha * clone at the "
-                   "target. Feed it the latent from an inversion node, then denoise along the same trajectory.")
-    CATEGORY = CATEGORY
-    FUNCTION = "paste"
-    RETURN_TYPES = ("LATENT",)
-    RETURN_NAMES = ("edited_latent",)
-    OUTPUT_TOOLTIPS = ("The edited latent at t0.",)
+class SDEDragCopyPaste(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragCopyPaste", display_name="Latent Copy-Paste Drag", category=CATEGORY,
+            description="Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, "
+                        "refills the source with beta * old + sqrt(1 - beta^2) * fresh noise (one draw per pair) and "
+                        "writes alpha * clone at the target. Feed it the latent from an inversion node, then denoise "
+                        "along the same trajectory.",
+            inputs=[inputs.latent("The latent at t0 from an inversion node."), inputs.trajectory(),
+                    inputs.drag_points(), *drag_knobs(), inputs.seed()],
+            outputs=[io.Latent.Output(display_name="edited_latent", tooltip="The edited latent at t0.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"latent": ("LATENT", {"tooltip": "The latent at t0 from an inversion node."}),
-                             "trajectory": inputs.TRAJECTORY, "drag_points": inputs.DRAG_POINTS,
-                             **DRAG_KNOBS, "seed": inputs.SEED}}
+    def validate_inputs(cls, alpha=None, beta=None):
+        return inputs.check_widgets(cls, alpha=alpha, beta=beta)
 
-    def paste(self, latent, trajectory, drag_points, r, alpha, beta, seed):
+    @classmethod
+    def execute(cls, latent, trajectory, drag_points, r, alpha, beta, seed):
         samples = latent_samples(latent)
         trajectory.check_matches(samples)
         sources, targets = points_in_cells(drag_points, samples, trajectory.latent_format)
@@ -81,13 +93,14 @@ class SDEDragCopyPaste:
         noise = lambda shape: torch.randn(shape, generator=generator, dtype=x.dtype)  # noqa: E731  (fresh per pair)
         scale = trajectory.schedule.vp_scale(trajectory.sigma_t0)
         edited = copy_paste(x, sources, targets, r, alpha, beta, noise, scale)
-        return (with_samples(latent, trajectory.to_user_space(edited)),)
+        return io.NodeOutput(with_samples(latent, trajectory.to_user_space(edited)))
 
 
-LORA_SCALE_MIN = ("FLOAT", {
-    "default": 0.5, "min": 0.0, "max": 1.0, "step": 0.01,
-    "tooltip": "Only when the MODEL carries an identity LoRA (Identity LoRA node): its scale at t0; it rises with a "
-               "cosine to 1 near the image (paper: 0.5). 1 keeps the LoRA at full strength throughout."})
+def lora_scale_min():
+    return io.Float.Input(
+        "lora_scale_min", default=0.5, min=0.0, max=1.0, step=0.01, optional=True,
+        tooltip="Only when the MODEL carries an identity LoRA (Identity LoRA node): its scale at t0; it rises with a "
+                "cosine to 1 near the image (paper: 0.5). 1 keeps the LoRA at full strength throughout.")
 
 
 def lora_ramp(model, guider, sigmas, lora_scale_min):
@@ -113,38 +126,44 @@ def lora_ramp(model, guider, sigmas, lora_scale_min):
     return model, [set_lora_scale]
 
 
-class SDEDragAllInOne:
-    DESCRIPTION = ("SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small "
-                   "sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the patches "
-                   "and denoises with the recorded noise, keeping the region outside the mask. method 'ode' runs the "
-                   "ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near the image to cfg at t0. "
-                   "When the MODEL carries an identity LoRA (Identity LoRA node), its scale ramps with a cosine from "
-                   "lora_scale_min at t0 to 1 near the image.")
-    CATEGORY = CATEGORY
-    FUNCTION = "drag"
-    RETURN_TYPES = ("LATENT", "LATENT")
-    RETURN_NAMES = ("latent", "frames")
-    OUTPUT_TOOLTIPS = ("The dragged latent.",
-                       "The latent after every sub-drag (sub-drag-major batch): decode and save as an animation.")
+class SDEDragAllInOne(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragAllInOne", display_name="SDE Drag", category=CATEGORY,
+            description="SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small "
+                        "sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the "
+                        "patches and denoises with the recorded noise, keeping the region outside the mask. method "
+                        "'ode' runs the ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near "
+                        "the image to cfg at t0. When the MODEL carries an identity LoRA (Identity LoRA node), its "
+                        "scale ramps with a cosine from lora_scale_min at t0 to 1 near the image. Before the first "
+                        "model call it logs its plan (sub-drags x steps = model calls). "
+                        + PAPER_PRESETS_TEXT + " " + DEMO_PRESETS_TEXT,
+            inputs=[
+                inputs.model(), inputs.positive(), inputs.latent(), inputs.drag_points(),
+                io.Combo.Input("method", options=["sde", "ode"], default="sde",
+                               tooltip="sde: SDE-Drag; ode: the ODE-Drag baseline."),
+                inputs.steps(), inputs.t0(), inputs.cfg(),
+                io.Int.Input("step_size", default=PAPER["step_size"], min=1, max=64,
+                             tooltip=f"Latent cells moved per sub-drag (paper: {PAPER['step_size']}). Smaller is "
+                                     "slower and gentler."),
+                *drag_knobs(), inputs.seed(),
+                inputs.negative(), inputs.mask(), inputs.guider(), inputs.sigmas(), lora_scale_min(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The dragged latent."),
+                     io.Latent.Output(display_name="frames", tooltip="The latent after every sub-drag (sub-drag-major "
+                                                                     "batch): decode and save as an animation.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "model": inputs.MODEL, "positive": inputs.POSITIVE, "latent": inputs.LATENT,
-                "drag_points": inputs.DRAG_POINTS,
-                "method": (["sde", "ode"], {"default": "sde", "tooltip": "sde: SDE-Drag; ode: the ODE-Drag baseline."}),
-                "steps": inputs.STEPS, "t0": inputs.T0, "cfg": inputs.CFG,
-                "step_size": ("INT", {"default": 2, "min": 1, "max": 64, "tooltip": "Latent cells moved per sub-drag "
-                                      "(paper: 2). Smaller is slower and gentler."}),
-                **DRAG_KNOBS, "seed": inputs.SEED,
-            },
-            "optional": {"negative": inputs.NEGATIVE, "mask": inputs.MASK, "guider": inputs.GUIDER,
-                         "sigmas": inputs.SIGMAS, "lora_scale_min": LORA_SCALE_MIN},
-        }
+    def validate_inputs(cls, method=None, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None):
+        return inputs.check_widgets(cls, method=method, t0=t0, cfg=cfg, alpha=alpha, beta=beta,
+                                    lora_scale_min=lora_scale_min)
 
-    def drag(self, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
-             negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
+    @classmethod
+    def execute(cls, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
+                negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
+        if method not in ("sde", "ode"):  # a linked value is not seen by validate_inputs
+            raise ValueError(f"method: must be 'sde' or 'ode', got {method!r}")
         samples = latent_samples(latent)
         latent_format = model.model.latent_format
         sources, targets = points_in_cells(drag_points, samples, latent_format)
@@ -152,33 +171,28 @@ class SDEDragAllInOne:
         schedule = schedule_of(model)
         n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
-        calls_per_subdrag = n_steps * (2 if method == "ode" else 1)
-        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, method))  # before any model call
+        generator = generator_for(seed)
+        if method == "ode":
+            drag_method = ode_method(schedule, float(model.get_model_object("model_sampling").sigma_min))
+        else:
+            drag_method = sde_method(schedule, generator)
+        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, drag_method.calls_per_step))  # before any call
         check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
                      downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work
         check_representable(schedule, sigmas)
         model, setters = lora_ramp(model, guider, sigmas, lora_scale_min)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         guide = spec.build()
-        controls = StepControls(guide, Progress(model, n_subdrags * calls_per_subdrag),
+        controls = StepControls(guide, Progress(model, n_subdrags * n_steps * drag_method.calls_per_step),
                                 cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
         region = mask_for(mask, samples.shape, image_factor(latent_format))
-        sigma_min = float(model.get_model_object("model_sampling").sigma_min)
-        holder = {}
 
-        def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
-            clean = x / schedule.a(float(sigmas[0]))  # KSAMPLER scaled the clean latent by a(sigmas[0])
-            final, frames = sde_drag(
-                controls.wrap(denoiser), clean, sources, targets, sigmas, schedule=schedule, r=r, alpha=alpha,
-                beta=beta, step_size=step_size, mask=region, generator=generator_for(seed), method=method,
-                sigma_min=sigma_min, extra_args=extra_args, step_kwargs=controls.step_kwargs, disable=disable)
-            holder["frames"] = frames
-            return final
+        def loop(denoiser, x, sigmas, extra_args, disable):
+            return sde_drag(controls.wrap(denoiser), clean_start(x, sigmas, schedule), sources, targets, sigmas,
+                            schedule=schedule, r=r, alpha=alpha, beta=beta, step_size=step_size, mask=region,
+                            generator=generator, extra_args=extra_args, step_kwargs=controls.step_kwargs,
+                            disable=disable, method=drag_method)
 
-        final = run_sampler(guide, samples, sigmas, sampler_fn, seed=seed).float()
-        frames = torch.cat([model.model.process_latent_out(f.float()) for f in holder.pop("frames")])
-        return (with_samples(latent, final), {"samples": frames})
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragCopyPaste": SDEDragCopyPaste, "SDEDragAllInOne": SDEDragAllInOne}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragCopyPaste": "Latent Copy-Paste Drag", "SDEDragAllInOne": "SDE Drag"}
+        final, frames = run_sampler(guide, samples, sigmas, loop, seed=seed)
+        frames = torch.cat([model.model.process_latent_out(f.float()) for f in frames])
+        return io.NodeOutput(with_samples(latent, final), {"samples": frames})

@@ -8,7 +8,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .common import CATEGORY
+from comfy_api.v0_0_2 import io
+
+from . import inputs
+from .inputs import CATEGORY, DragPointsType
 from .points_format import DragPoints, parse_drag_points
 
 PACK_CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "cases")
@@ -90,28 +93,29 @@ def write_case(folder: str, image: np.ndarray, mask: np.ndarray, points: DragPoi
                    "target": [list(t) for _, t in points.pairs]}, f, indent=1)
 
 
-class SDEDragLoadDragBenchCase:
-    DESCRIPTION = ("Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with "
-                   "source, target, prompt). Lists the pack's bundled demo cases and those in ComfyUI/input/dragbench/.")
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = ("IMAGE", "MASK", "DRAG_POINTS", "STRING")
-    RETURN_NAMES = ("image", "mask", "drag_points", "prompt")
-    OUTPUT_TOOLTIPS = ("origin_image.png", "mask.png (1 = editable region)", "source -> target pairs in pixels",
-                       "the case's prompt")
+class SDEDragLoadDragBenchCase(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragLoadDragBenchCase", display_name="Load DragBench Case", category=CATEGORY,
+            description="Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with "
+                        "source, target, prompt). Lists the pack's bundled demo cases and those in "
+                        "ComfyUI/input/dragbench/.",
+            inputs=[io.Combo.Input(
+                "case", options=list_cases() or ["(no cases found)"],
+                tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")],
+            outputs=[io.Image.Output(display_name="image", tooltip="origin_image.png"),
+                     io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
+                     DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),
+                     io.String.Output(display_name="prompt", tooltip="the case's prompt")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"case": (list_cases() or ["(no cases found)"], {
-            "tooltip": "A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/."})}}
+    def validate_inputs(cls, case=None):
+        return inputs.check_widgets(cls, case=case)
 
-    def load(self, case):
-        image, mask, points, prompt = read_case(find_case(case))
-        return (image, mask, points, prompt)
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragLoadDragBenchCase": SDEDragLoadDragBenchCase}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragLoadDragBenchCase": "Load DragBench Case"}
+    @classmethod
+    def execute(cls, case):
+        return io.NodeOutput(*read_case(find_case(case)))
 
 
 def _register_case_image_route() -> None:

@@ -10,21 +10,17 @@ convention); the last step (to sigma 0) leaves it equal to the original.
 from __future__ import annotations
 
 import torch
+from comfy_api.v0_0_2 import io
 
 from ..sde_core import KnownRegion, noise_to, sample_eta
 from . import inputs
-from .common import CATEGORY
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, from_model_space, generator_for,
-                   image_factor, latent_samples, mask_for, run_sampler, schedule_of, with_samples)
-from .sampler import ETA
-
-INPAINT_MASK = ("MASK", {"tooltip": "Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes "
-                                    "the input latent noised to that step's level, so the final latent equals the "
-                                    "input there. Without it the LATENT's own noise_mask (Set Latent Noise Mask) is "
-                                    "used, if any (the same sizes apply to it). " + inputs.MASK_SIZE})
-T0 = ("FLOAT", {**inputs.T0[1], "tooltip": "How far the input is noised (0 < t0 <= 1): small keeps the image, "
-                                           "1 starts from (almost) pure noise, e.g. full inpainting. Ignored when "
-                                           "SIGMAS are connected."})
+from .guidance import GuidanceSpec
+from .inputs import CATEGORY
+from .masks import mask_for
+from .model_space import (choose_sigmas, from_model_space, generator_for, image_factor, latent_samples, schedule_of,
+                          with_samples)
+from .runner import Progress, StepControls, run_sampler
+from .sampler import eta_input
 
 
 def _start_out(model, x, sigma: float) -> torch.Tensor:
@@ -55,43 +51,54 @@ def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=Non
     def noise_sampler(sigma, sigma_next):  # continues the seed's generator after eps: one draw per step
         return torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
 
-    def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
+    def loop(denoiser, x, sigmas, extra_args, disable):
         known = None if region is None else KnownRegion(x0.to(x), region.to(x), eps.to(x))
         sampler_noise = lambda s, s_next: noise_sampler(s, s_next).to(x)  # noqa: E731
         return sample_eta(controls.wrap(denoiser), start.to(x), sigmas, extra_args=extra_args, disable=disable,
-                          eta=float(eta), noise_sampler=sampler_noise, schedule=schedule, known=known)
+                          eta=float(eta), noise_sampler=sampler_noise, schedule=schedule, known=known), None
 
-    out = run_sampler(guider, samples, sigmas, sampler_fn, seed=seed).float()
+    out, _ = run_sampler(guider, samples, sigmas, loop, seed=seed)
     return with_samples(latent, out), with_samples(latent, _start_out(model, start, sigma0))
 
 
-class SDEDragFreshDenoise:
-    DESCRIPTION = ("SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded noise, "
-                   "then denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same noised start "
-                   "for any eta, so an SDE and an ODE run differ only in the sampler. With a mask (or the latent's "
-                   "noise_mask) it inpaints: outside the mask the input is kept. t0 = 1 starts from pure noise.")
-    CATEGORY = CATEGORY
-    FUNCTION = "denoise"
-    RETURN_TYPES = ("LATENT", "LATENT")
-    RETURN_NAMES = ("latent", "noised_start")
-    OUTPUT_TOOLTIPS = ("The clean result.", "The noised latent the denoising started from (at t0).")
+class SDEDragFreshDenoise(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragFreshDenoise", display_name="SDE/ODE Img2Img & Inpaint (fresh noise)", category=CATEGORY,
+            description="SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded "
+                        "noise, then denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same "
+                        "noised start for any eta, so an SDE and an ODE run differ only in the sampler. With a mask "
+                        "(or the latent's noise_mask) it inpaints: outside the mask the input is kept. t0 = 1 starts "
+                        "from pure noise.",
+            inputs=[
+                inputs.model(),
+                inputs.latent("The clean input latent (e.g. from VAE Encode); for inpainting, the original image's "
+                              "latent."),
+                eta_input(), inputs.steps(),
+                inputs.t0("How far the input is noised (0 < t0 <= 1): small keeps the image, 1 starts from (almost) "
+                          "pure noise, e.g. full inpainting. Ignored when SIGMAS are connected."),
+                inputs.seed(),
+                inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
+                inputs.mask("Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes the input "
+                            "latent noised to that step's level, so the final latent equals the input there. Without "
+                            "it the LATENT's own noise_mask (Set Latent Noise Mask) is used, if any (the same sizes "
+                            "apply to it). " + inputs.MASK_SIZE),
+                inputs.sigmas(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent", tooltip="The clean result."),
+                     io.Latent.Output(display_name="noised_start",
+                                      tooltip="The noised latent the denoising started from (at t0).")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"model": inputs.MODEL, "latent": ("LATENT", {"tooltip": "The clean input latent "
-                             "(e.g. from VAE Encode); for inpainting, the original image's latent."}),
-                             "eta": ETA, "steps": inputs.STEPS, "t0": T0, "seed": inputs.SEED},
-                "optional": {"positive": inputs.POSITIVE, "negative": inputs.NEGATIVE, "cfg": inputs.CFG,
-                             "guider": inputs.GUIDER, "mask": INPAINT_MASK, "sigmas": inputs.SIGMAS}}
+    def validate_inputs(cls, eta=None, t0=None, cfg=None):
+        return inputs.check_widgets(cls, eta=eta, t0=t0, cfg=cfg)
 
-    def denoise(self, model, latent, eta, steps, t0, seed, positive=None, negative=None, cfg=3.0, guider=None,
+    @classmethod
+    def execute(cls, model, latent, eta, steps, t0, seed, positive=None, negative=None, cfg=3.0, guider=None,
                 mask=None, sigmas=None):
-        if not 0.0 <= float(eta) <= 1.0:
+        if not 0.0 <= float(eta) <= 1.0:  # a linked eta is not seen by validate_inputs
             raise ValueError(f"eta: must be in [0, 1] (1 = SDE, 0 = ODE), got {eta}")
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         spec = GuidanceSpec(model, guider, positive, negative, cfg)
-        return fresh_denoise(model, latent, eta, sigmas, seed, spec, mask)
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragFreshDenoise": SDEDragFreshDenoise}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragFreshDenoise": "SDE/ODE Img2Img & Inpaint (fresh noise)"}
+        return io.NodeOutput(*fresh_denoise(model, latent, eta, sigmas, seed, spec, mask))

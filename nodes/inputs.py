@@ -1,31 +1,123 @@
-"""Input declarations shared by the pack's nodes (one wording for one knob)."""
+"""The pack's V3 schema pieces: its two custom types, the inputs shared by several nodes (one
+wording for one knob), and the widget check every node runs in its `validate_inputs` hook.
 
-SEED = ("INT", {"default": 1234, "min": 0, "max": 0xFFFF_FFFF_FFFF_FFFF, "control_after_generate": True,
-                "tooltip": "Seed of every random draw of this node: the same seed gives the same output."})
-STEPS = ("INT", {"default": 200, "min": 1, "max": 10000,
-                 "tooltip": "Steps of the full schedule over [0, T] (the paper's DDIM schedule); only the last "
-                            "t0 x steps are run. Ignored when SIGMAS are connected."})
-T0 = ("FLOAT", {"default": 0.6, "min": 0.01, "max": 1.0, "step": 0.01,
-                "tooltip": "Edit time as a fraction of T: how far the image is inverted (0 < t0 <= 1). Higher "
-                           "allows larger changes, lower keeps more detail. Ignored when SIGMAS are connected."})
-CFG = ("FLOAT", {"default": 3.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01,
-                 "tooltip": "Classifier-free guidance scale. Any value but 1 needs a negative (paper: the empty "
-                            "prompt); without one the node refuses. Guidance-distilled models (Flux dev) take cfg 1 "
-                            "and their guidance from FluxGuidance; other cfg values are refused there."})
-SIGMAS = ("SIGMAS", {"tooltip": "Optional ComfyUI SIGMAS from t0 down to 0 (any scheduler, e.g. BasicScheduler "
-                                "-> SplitSigmas). Overrides steps and t0."})
-MODEL = ("MODEL", {"tooltip": "The diffusion model (EPS, V-prediction or rectified-flow)."})
-POSITIVE = ("CONDITIONING", {"tooltip": "Prompt conditioning (describe the desired result)."})
-NEGATIVE = ("CONDITIONING", {"tooltip": "Negative conditioning for classifier-free guidance: the paper guides "
-                                        "against the empty prompt (CLIP Text Encode with no text). Required when cfg "
-                                        "is not 1; not needed (and unused) at cfg 1, e.g. on Flux dev."})
-GUIDER = ("GUIDER", {"tooltip": "Optional ComfyUI GUIDER used as is instead of positive/negative/cfg "
-                                "(a CFGGuider's cfg is ramped where this node ramps cfg; other guiders are not)."})
+The API is pinned to `comfy_api.v0_0_2` (a versioned module of ComfyUI 0.3.75), not `latest`.
+"""
+from __future__ import annotations
+
+import math
+
+from comfy_api.v0_0_2 import io
+
+CATEGORY = "SDE Drag"
+DEMO_CATEGORY = "SDE Drag/demo"
+
+DragPointsType = io.Custom("DRAG_POINTS")  # nodes/points_format.DragPoints: pixel pairs + the image size
+TrajectoryType = io.Custom("SDE_TRAJECTORY")  # nodes/trajectory.RecordedTrajectory
+
+SEED_MAX = 0xFFFF_FFFF_FFFF_FFFF
 MASK_SIZE = ("Size: the image's (as given to VAE Encode; up to factor - 1 px more per side is cropped as VAE Encode "
              "crops the image) or the latent's; any other size is an error.")
-MASK = ("MASK", {"tooltip": "Editable region (1 = may change). Outside it every step keeps the recorded latent, "
-                            "so the rest of the image is kept exactly. " + MASK_SIZE})
-TRAJECTORY = ("SDE_TRAJECTORY", {"tooltip": "The recording made by an inversion node at these sigmas."})
-LATENT = ("LATENT", {"tooltip": "Image latent (e.g. from VAE Encode)."})
-DRAG_POINTS = ("DRAG_POINTS", {"tooltip": "Source -> target pairs in image pixels, from the Drag Points node "
-                                          "(the whole drag; every latent of a batch gets the same points)."})
+
+
+def seed(tooltip="Seed of every random draw of this node: the same seed gives the same output."):
+    return io.Int.Input("seed", default=1234, min=0, max=SEED_MAX, control_after_generate=True, tooltip=tooltip)
+
+
+def steps():
+    return io.Int.Input("steps", default=200, min=1, max=10000,
+                        tooltip="Steps of the full schedule over [0, T] (the paper's DDIM schedule); only the last "
+                                "t0 x steps are run. Ignored when SIGMAS are connected.")
+
+
+def t0(tooltip="Edit time as a fraction of T: how far the image is inverted (0 < t0 <= 1). Higher allows larger "
+               "changes, lower keeps more detail. Ignored when SIGMAS are connected."):
+    return io.Float.Input("t0", default=0.6, min=0.01, max=1.0, step=0.01, tooltip=tooltip)
+
+
+def cfg(default=3.0, optional=False):
+    return io.Float.Input(
+        "cfg", default=default, min=0.0, max=100.0, step=0.1, round=0.01, optional=optional,
+        tooltip="Classifier-free guidance scale. Any value but 1 needs a negative (paper: the empty prompt); without "
+                "one the node refuses. Guidance-distilled models (Flux dev) take cfg 1 and their guidance from "
+                "FluxGuidance; other cfg values are refused there.")
+
+
+def sigmas():
+    return io.Sigmas.Input("sigmas", optional=True,
+                           tooltip="Optional ComfyUI SIGMAS from t0 down to 0 (any scheduler, e.g. BasicScheduler "
+                                   "-> SplitSigmas). Overrides steps and t0.")
+
+
+def model(tooltip="The diffusion model (EPS, V-prediction or rectified-flow)."):
+    return io.Model.Input("model", tooltip=tooltip)
+
+
+def positive(optional=False, tooltip="Prompt conditioning (describe the desired result)."):
+    return io.Conditioning.Input("positive", optional=optional, tooltip=tooltip)
+
+
+def negative():
+    return io.Conditioning.Input(
+        "negative", optional=True,
+        tooltip="Negative conditioning for classifier-free guidance: the paper guides against the empty prompt (CLIP "
+                "Text Encode with no text). Required when cfg is not 1; not needed (and unused) at cfg 1, e.g. on "
+                "Flux dev.")
+
+
+def guider():
+    return io.Guider.Input("guider", optional=True,
+                           tooltip="Optional ComfyUI GUIDER used as is instead of positive/negative/cfg (a CFGGuider's "
+                                   "cfg is ramped where this node ramps cfg; other guiders are not).")
+
+
+def mask(tooltip="Editable region (1 = may change). Outside it every step keeps the recorded latent, so the rest of "
+                 "the image is kept exactly. " + MASK_SIZE):
+    return io.Mask.Input("mask", optional=True, tooltip=tooltip)
+
+
+def trajectory():
+    return TrajectoryType.Input("trajectory", tooltip="The recording made by an inversion node at these sigmas.")
+
+
+def latent(tooltip="Image latent (e.g. from VAE Encode)."):
+    return io.Latent.Input("latent", tooltip=tooltip)
+
+
+def drag_points():
+    return DragPointsType.Input("drag_points", tooltip="Source -> target pairs in image pixels, from the Drag Points "
+                                                   "node (the whole drag; every latent of a batch gets the same "
+                                                   "points).")
+
+
+def check_widgets(node_cls, **values) -> bool | str:
+    """The body of a node's `validate_inputs(cls, <its FLOAT and COMBO widgets>)`.
+
+    - FLOAT: finite and within the schema's min/max. NaN passes ComfyUI's own min/max comparison
+      (a shared API-format workflow can hold NaN), and ComfyUI skips its min/max check for the
+      inputs a `validate_inputs` names, so both are checked here.
+    - COMBO: one of the schema's options. ComfyUI 0.3.75 checks combo values only for legacy
+      nodes (whose combo type is the list itself), not for a V3 `io.Combo`.
+
+    Linked or absent inputs arrive as None and are checked at run time."""
+    declared = {i.id: i for i in node_cls.define_schema().inputs}  # (GET_SCHEMA would write to a locked clone)
+    for name, value in values.items():
+        if value is None:
+            continue
+        options = getattr(declared[name], "options", None)
+        if options is not None:
+            if value not in options:
+                return f"{name}: {value!r} is not one of {options}"
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"{name}: must be a number, got {value!r}"
+        if not math.isfinite(number):
+            return f"{name}: must be a finite number, got {value!r}"
+        spec = declared[name]
+        if spec.min is not None and number < spec.min:
+            return f"{name}: {number:g} is smaller than the minimum {spec.min:g}"
+        if spec.max is not None and number > spec.max:
+            return f"{name}: {number:g} is bigger than the maximum {spec.max:g}"
+    return True

@@ -1,12 +1,15 @@
 """Inversion nodes: Cycle-SDE recording (no model call) and DDIM inversion (the ODE baseline)."""
 from __future__ import annotations
 
+from comfy_api.v0_0_2 import io
+
 from ..sde_core import ddim_invert, record_forward
 from . import inputs
-from .common import CATEGORY
+from .guidance import GuidanceSpec
+from .inputs import CATEGORY
 from .limits import check_memory, check_representable
-from .host import (GuidanceSpec, Progress, StepControls, choose_sigmas, generator_for,
-                   latent_samples, run_sampler, schedule_of, with_samples)
+from .model_space import choose_sigmas, clean_start, generator_for, latent_samples, schedule_of, with_samples
+from .runner import Progress, StepControls, run_sampler
 from .trajectory import RecordedTrajectory
 
 
@@ -14,24 +17,26 @@ def _sigma_min(model) -> float:
     return float(model.get_model_object("model_sampling").sigma_min)
 
 
-class SDEDragStochasticInversion:
-    DESCRIPTION = ("Cycle-SDE stochastic inversion: noises the latent step by step up to t0 with fresh seeded "
-                   "noise and records every state. SDE Denoise (Cycle-SDE) on the recording gives the input back "
-                   "exactly; on an edited latent it performs the paper's SDE edit. Makes no model call.")
-    CATEGORY = CATEGORY
-    FUNCTION = "invert"
-    RETURN_TYPES = ("LATENT", "SDE_TRAJECTORY")
-    RETURN_NAMES = ("latent_at_t0", "trajectory")
-    OUTPUT_TOOLTIPS = ("The noised latent at t0 (ComfyUI's noised-latent convention; edit it, then denoise).",
-                       "The recorded forward trajectory, for SDE Denoise.")
+class SDEDragStochasticInversion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragStochasticInversion", display_name="Stochastic Inversion (Cycle-SDE)", category=CATEGORY,
+            description="Cycle-SDE stochastic inversion: noises the latent step by step up to t0 with fresh seeded "
+                        "noise and records every state. SDE Denoise (Cycle-SDE) on the recording gives the input "
+                        "back exactly; on an edited latent it performs the paper's SDE edit. Makes no model call.",
+            inputs=[inputs.model(), inputs.latent(), inputs.steps(), inputs.t0(), inputs.seed(), inputs.sigmas()],
+            outputs=[io.Latent.Output(display_name="latent_at_t0", tooltip="The noised latent at t0 (ComfyUI's "
+                                      "noised-latent convention; edit it, then denoise)."),
+                     inputs.TrajectoryType.Output(display_name="trajectory",
+                                              tooltip="The recorded forward trajectory, for SDE Denoise.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"model": inputs.MODEL, "latent": inputs.LATENT, "steps": inputs.STEPS,
-                             "t0": inputs.T0, "seed": inputs.SEED},
-                "optional": {"sigmas": inputs.SIGMAS}}
+    def validate_inputs(cls, t0=None):
+        return inputs.check_widgets(cls, t0=t0)
 
-    def invert(self, model, latent, steps, t0, seed, sigmas=None):
+    @classmethod
+    def execute(cls, model, latent, steps, t0, seed, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         check_memory(samples.shape, len(sigmas) - 1, what="Stochastic Inversion")  # recorded on the CPU
@@ -40,27 +45,28 @@ class SDEDragStochasticInversion:
         x0 = model.model.process_latent_in(samples.clone())
         trajectory = record_forward(x0, sigmas, schedule, generator=generator_for(seed))
         recorded = RecordedTrajectory(trajectory, schedule, "sde", model.model.latent_format, _sigma_min(model))
-        return (with_samples(latent, recorded.to_user_space(trajectory.latent_at_t0)), recorded)
+        return io.NodeOutput(with_samples(latent, recorded.to_user_space(trajectory.latent_at_t0)), recorded)
 
 
-class SDEDragODEInversion:
-    DESCRIPTION = ("DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model "
-                   "(one call per step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative).")
-    CATEGORY = CATEGORY
-    FUNCTION = "invert"
-    RETURN_TYPES = ("LATENT", "SDE_TRAJECTORY")
-    RETURN_NAMES = ("latent_at_t0", "trajectory")
-    OUTPUT_TOOLTIPS = ("The inverted latent at t0.", "Every inversion state, for masked ODE Denoise.")
+class SDEDragODEInversion(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragODEInversion", display_name="ODE Inversion (DDIM)", category=CATEGORY,
+            description="DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model "
+                        "(one call per step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative).",
+            inputs=[inputs.model(), inputs.positive(), inputs.latent(), inputs.steps(), inputs.t0(),
+                    inputs.negative(), inputs.cfg(default=1.0, optional=True), inputs.guider(), inputs.sigmas()],
+            outputs=[io.Latent.Output(display_name="latent_at_t0", tooltip="The inverted latent at t0."),
+                     inputs.TrajectoryType.Output(display_name="trajectory",
+                                              tooltip="Every inversion state, for masked ODE Denoise.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        cfg = ("FLOAT", {**inputs.CFG[1], "default": 1.0})
-        return {"required": {"model": inputs.MODEL, "positive": inputs.POSITIVE, "latent": inputs.LATENT,
-                             "steps": inputs.STEPS, "t0": inputs.T0},
-                "optional": {"negative": inputs.NEGATIVE, "cfg": cfg, "guider": inputs.GUIDER,
-                             "sigmas": inputs.SIGMAS}}
+    def validate_inputs(cls, t0=None, cfg=None):
+        return inputs.check_widgets(cls, t0=t0, cfg=cfg)
 
-    def invert(self, model, positive, latent, steps, t0, negative=None, cfg=1.0, guider=None, sigmas=None):
+    @classmethod
+    def execute(cls, model, positive, latent, steps, t0, negative=None, cfg=1.0, guider=None, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         check_memory(samples.shape, len(sigmas) - 1, 0, getattr(model, "load_device", None), "ODE Inversion")
@@ -69,20 +75,12 @@ class SDEDragODEInversion:
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         guide = spec.build()
         controls = StepControls(guide, Progress(model, len(sigmas) - 1))
-        holder = {}
 
-        def sampler_fn(denoiser, x, sigmas, extra_args=None, callback=None, disable=None):
-            clean = x / schedule.a(float(sigmas[0]))  # KSAMPLER scaled the clean latent by a(sigmas[0])
-            holder["trajectory"] = ddim_invert(controls.wrap(denoiser), clean, sigmas, extra_args=extra_args,
-                                               disable=disable, schedule=schedule, sigma_min=sigma_min)
-            return holder["trajectory"].latent_at_t0 / schedule.a(float(sigmas[0]))
+        def loop(denoiser, x, sigmas, extra_args, disable):
+            trajectory = ddim_invert(controls.wrap(denoiser), clean_start(x, sigmas, schedule), sigmas,
+                                     extra_args=extra_args, disable=disable, schedule=schedule, sigma_min=sigma_min)
+            return trajectory.latent_at_t0 / schedule.a(float(sigmas[0])), trajectory
 
-        out = run_sampler(guide, samples, sigmas, sampler_fn, seed=0)
-        recorded = RecordedTrajectory(holder["trajectory"], schedule, "ode", model.model.latent_format, sigma_min)
-        return (with_samples(latent, out.float()), recorded)
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragStochasticInversion": SDEDragStochasticInversion,
-                       "SDEDragODEInversion": SDEDragODEInversion}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragStochasticInversion": "Stochastic Inversion (Cycle-SDE)",
-                              "SDEDragODEInversion": "ODE Inversion (DDIM)"}
+        out, trajectory = run_sampler(guide, samples, sigmas, loop, seed=0)
+        recorded = RecordedTrajectory(trajectory, schedule, "ode", model.model.latent_format, sigma_min)
+        return io.NodeOutput(with_samples(latent, out), recorded)

@@ -6,13 +6,11 @@
   lives on and raise a ValueError that says how much is needed, before any model call.
 - `check_representable`: a noised LATENT travels as `x / a(sigma)` (ComfyUI's convention);
   for rectified flow at sigma >= 1, `a = 0`, so it cannot be carried (inf/NaN).
-- `guard_float_inputs`: ComfyUI's widget validation compares FLOAT values with min/max, and
-  NaN passes every comparison (a shared API-format workflow can hold `NaN`). Every pack node's
-  FLOAT input is checked to be finite before the node runs; the ValueError names the input.
+- NaN/inf FLOAT widget values are refused in each node's `validate_inputs` hook
+  (`inputs.check_widgets`), before anything runs.
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -90,44 +88,3 @@ def check_representable(schedule, sigmas, name: str = "t0/sigmas") -> None:
             f"{name}: the schedule starts at sigma {top:g}, where this model keeps none of the image "
             f"(a(sigma) = {a:g}: pure noise for a rectified-flow model); ComfyUI's noised LATENT cannot "
             "carry it. Use t0 below 1 (e.g. 0.99) or SIGMAS starting below 1 (SplitSigmas).")
-
-
-def _float_inputs(cls) -> list[str]:
-    try:
-        spec = cls.INPUT_TYPES()
-    except Exception:  # noqa: BLE001 - a class we cannot read is left as it is
-        return []
-    names = []
-    for group in ("required", "optional"):
-        for name, declared in (spec.get(group) or {}).items():
-            if isinstance(declared, (tuple, list)) and declared and declared[0] == "FLOAT":
-                names.append(name)
-    return names
-
-
-def check_finite_floats(values: dict, names) -> None:
-    for name in names:
-        value = values.get(name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{name}: must be a finite number, got {value!r}")
-
-
-def guard_float_inputs(mappings: dict) -> None:
-    """Wrap each node class's FUNCTION so that its FLOAT inputs are checked to be finite first."""
-    for cls in mappings.values():
-        func_name = getattr(cls, "FUNCTION", None)
-        func = getattr(cls, func_name, None) if func_name else None
-        names = _float_inputs(cls)
-        if func is None or not names or getattr(func, "_sde_drag_guarded", False):
-            continue
-
-        def make(func, names):
-            @functools.wraps(func)
-            def guarded(self, *args, **kwargs):
-                check_finite_floats(kwargs, names)
-                return func(self, *args, **kwargs)
-
-            guarded._sde_drag_guarded = True
-            return guarded
-
-        setattr(cls, func_name, make(func, names))

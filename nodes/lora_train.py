@@ -298,6 +298,6 @@ def lora_ramp_sigmas(sigmas: torch.Tensor, scales) -> tuple:
     return [float(s) for s in sigmas[: len(scales)]], list(scales)
 
 
-__all__ = ["IdentityLoRA", "WRAPPER_KEY", "find_identity_lora", "with_identity_lora", "train_identity_lora", "work_units",
-           "fixed_pairs", "evaluate_loss", "model_kwargs", "denoising_loss", "schedule_sigmas", "safe_stem",
+__all__ = ["IdentityLoRA", "WRAPPER_KEY", "find_identity_lora", "with_identity_lora", "train_identity_lora",
+           "work_units", "fixed_pairs", "evaluate_loss", "model_kwargs", "denoising_loss", "schedule_sigmas", "safe_stem",
            "unused_path", "save_lora", "lora_ramp_sigmas"]

@@ -15,13 +15,18 @@ import comfy.k_diffusion.sampling
 import comfy.samplers
 import torch
 
-from ..sde_core import sample_eta
-from .common import CATEGORY
-from .host import schedule_of_sampling
+from comfy_api.v0_0_2 import io
 
-ETA = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                 "tooltip": "DDIM's eta: 1 = SDE (the DDPM posterior step, fresh noise every step), 0 = ODE "
-                            "(deterministic DDIM step, same as euler); values between mix the two."})
+from ..sde_core import sample_eta
+from . import inputs
+from .inputs import CATEGORY
+from .model_space import schedule_of_sampling
+
+
+def eta_input():
+    return io.Float.Input("eta", default=1.0, min=0.0, max=1.0, step=0.01,
+                          tooltip="DDIM's eta: 1 = SDE (the DDPM posterior step, fresh noise every step), 0 = ODE "
+                                  "(deterministic DDIM step, same as euler); values between mix the two.")
 
 
 def model_sampling_of(model):
@@ -51,25 +56,24 @@ def sample_eta_comfy(model, x, sigmas, extra_args=None, callback=None, disable=N
                       noise_sampler=noise_sampler, schedule=schedule)
 
 
-class SDEDragSampler:
-    DESCRIPTION = ("SDE/ODE sampler as a SAMPLER for SamplerCustom / SamplerCustomAdvanced: the posterior step of "
-                   "x = a(s) x0 + b(s) eps with DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM). Works for EPS, "
-                   "V-prediction and rectified-flow (CONST) models, read from the model at run time; the noise "
-                   "comes from the sampler node's seed, as in ComfyUI's own samplers.")
-    CATEGORY = CATEGORY
-    FUNCTION = "get_sampler"
-    RETURN_TYPES = ("SAMPLER",)
-    OUTPUT_TOOLTIPS = ("A SAMPLER for SamplerCustom / SamplerCustomAdvanced.",)
+class SDEDragSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="SDEDragSampler", display_name="SDE Sampler (eta)", category=CATEGORY,
+            description="SDE/ODE sampler as a SAMPLER for SamplerCustom / SamplerCustomAdvanced: the posterior step "
+                        "of x = a(s) x0 + b(s) eps with DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM). Works for EPS, "
+                        "V-prediction and rectified-flow (CONST) models, read from the model at run time; the noise "
+                        "comes from the sampler node's seed, as in ComfyUI's own samplers.",
+            inputs=[eta_input()],
+            outputs=[io.Sampler.Output(tooltip="A SAMPLER for SamplerCustom / SamplerCustomAdvanced.")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"eta": ETA}}
+    def validate_inputs(cls, eta=None):
+        return inputs.check_widgets(cls, eta=eta)
 
-    def get_sampler(self, eta):
-        if not 0.0 <= float(eta) <= 1.0:
+    @classmethod
+    def execute(cls, eta):
+        if not 0.0 <= float(eta) <= 1.0:  # a linked eta is not seen by validate_inputs
             raise ValueError(f"eta: must be in [0, 1] (1 = SDE, 0 = ODE), got {eta}")
-        return (comfy.samplers.KSAMPLER(functools.partial(sample_eta_comfy, eta=float(eta))),)
-
-
-NODE_CLASS_MAPPINGS = {"SDEDragSampler": SDEDragSampler}
-NODE_DISPLAY_NAME_MAPPINGS = {"SDEDragSampler": "SDE Sampler (eta)"}
+        return io.NodeOutput(comfy.samplers.KSAMPLER(functools.partial(sample_eta_comfy, eta=float(eta))))

@@ -14,9 +14,9 @@ from .cycle_sde import (
     sample_cycle_sde,
     sample_ode_masked,
 )
-from .drag import copy_paste, patch_bounds, pixels_to_cells, plan_subdrags, sde_drag
+from .drag import DragMethod, copy_paste, ode_method, patch_bounds, plan_subdrags, sde_drag, sde_method
 from .posterior import eta_step, forward_step, noise_to, posterior
-from .ramps import constant_ramp, cosine_ramp, guidance_scales, linear_ramp, lora_scales
+from .ramps import guidance_scales, lora_scales
 from .sampling import KnownRegion, ddim_invert, sample_eta
 from .schedule import FLOW, VP, Schedule, t0_sigmas
 from .validate import (
@@ -34,7 +34,7 @@ __all__ = [
     "KnownRegion", "sample_eta", "ddim_invert",
     "Trajectory", "record_forward", "cycle_step", "cycle_step_eta", "recorded_noise",
     "sample_cycle_sde", "sample_ode_masked",
-    "linear_ramp", "cosine_ramp", "constant_ramp", "guidance_scales", "lora_scales",
-    "pixels_to_cells", "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag",
+    "guidance_scales", "lora_scales",
+    "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method",
     "check_t0", "check_steps", "check_sigmas", "check_points", "check_mask", "check_latent",
 ]

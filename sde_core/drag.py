@@ -9,23 +9,16 @@ current latent, copies a square patch from the source to the target at ``t0`` an
 from __future__ import annotations
 
 import math
+from typing import Callable, NamedTuple
 
 import torch
 
-from .cycle_sde import _randn_like, record_forward, sample_cycle_sde, sample_ode_masked
+from .cycle_sde import record_forward, sample_cycle_sde, sample_ode_masked
 from .sampling import ddim_invert
 from .schedule import VP, Schedule
 from .validate import check_latent, check_mask, check_points, check_sigmas
 
-__all__ = ["pixels_to_cells", "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag"]
-
-
-def pixels_to_cells(points, factor):
-    """Image pixels ``(x, y)`` to latent cells: ``points / factor`` (kept as floats)."""
-    points = torch.as_tensor(points)
-    if not points.is_floating_point():
-        points = points.to(torch.float64)
-    return points / factor
+__all__ = ["plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method"]
 
 
 def _count_subdrags(d: float, step_size: float) -> int:
@@ -119,6 +112,40 @@ def _paste_pairs(x, sources, targets, r, alpha, beta, noise, scale):
     return out
 
 
+class DragMethod(NamedTuple):
+    """How ``sde_drag`` inverts and denoises each sub-drag, and what that costs:
+    ``invert(model, x, sigmas, extra_args, disable) -> Trajectory`` and ``denoise`` (a
+    k-diffusion-shaped sampler along the trajectory, e.g. ``sample_cycle_sde``) together make
+    ``calls_per_step`` model calls per step of ``sigmas``."""
+
+    invert: Callable
+    denoise: Callable
+    calls_per_step: int
+
+
+def sde_method(schedule: Schedule = VP, generator=None) -> DragMethod:
+    """SDE-Drag: Cycle-SDE recording with fresh noise from ``generator`` (no model call), then
+    Cycle-SDE denoising along it (one batched [edited; recorded] call per step)."""
+
+    def invert(model, x, sigmas, extra_args=None, disable=None):
+        return record_forward(x, sigmas, schedule, generator=generator)
+
+    return DragMethod(invert, sample_cycle_sde, 1)
+
+
+def ode_method(schedule: Schedule = VP, sigma_min=None) -> DragMethod:
+    """ODE-Drag, the paper's baseline: DDIM inversion (its first step reads the model at
+    ``sigma_min``), then masked DDIM denoising along it: two calls per step."""
+    if sigma_min is None:
+        raise ValueError("sigma_min is required for ODE-Drag (DDIM inversion's first step).")
+
+    def invert(model, x, sigmas, extra_args=None, disable=None):
+        return ddim_invert(model, x, sigmas, extra_args=extra_args, disable=disable, schedule=schedule,
+                           sigma_min=sigma_min)
+
+    return DragMethod(invert, sample_ode_masked, 2)
+
+
 def sde_drag(
     model,
     latent,
@@ -126,6 +153,7 @@ def sde_drag(
     targets,
     sigmas,
     *,
+    method: DragMethod,
     schedule: Schedule = VP,
     r=5,
     alpha=1.1,
@@ -133,32 +161,29 @@ def sde_drag(
     step_size=2,
     mask=None,
     generator=None,
-    method="sde",
-    sigma_min=None,
     extra_args=None,
     step_kwargs=None,
     callback=None,
     disable=None,
     on_frame=None,
 ):
-    """SDE-Drag (``method="sde"``) or its ODE-Drag baseline (``method="ode"``).
+    """SDE-Drag or ODE-Drag, by the ``method`` passed in (``sde_method(...)`` or ``ode_method(...)``).
 
-    ``latent`` is clean, ``sources``/``targets`` are in latent cells, ``sigmas`` run from
+    ``latent`` is clean, ``sources``/``targets`` are whole latent cells, ``sigmas`` run from
     ``t0`` down to 0. For every planned sub-drag ``k``:
 
-    1. invert the current latent to ``sigmas[0]``: ``record_forward`` with fresh noise from
-       ``generator`` (sde) or ``ddim_invert`` at ``sigma_min`` (ode);
-    2. ``copy_paste`` on the latent at ``t0`` with fresh refill noise per pair from ``generator`` and
-       ``scale = schedule.vp_scale(sigmas[0])``;
-    3. denoise with ``sample_cycle_sde`` (sde) or ``sample_ode_masked`` (ode), keeping the
-       region outside ``mask`` (1 = editable) from the inversion.
+    1. ``trajectory = method.invert(model, current, sigmas, extra_args, disable)``: the current latent
+       up to ``sigmas[0]`` with every state recorded;
+    2. ``copy_paste`` on ``trajectory.latent_at_t0`` with fresh refill noise per pair from
+       ``generator`` and ``scale = schedule.vp_scale(sigmas[0])``;
+    3. ``method.denoise(model, edited, sigmas, trajectory=..., schedule=..., mask=..., ...)`` (a
+       k-diffusion-shaped sampler such as ``sample_cycle_sde``), keeping the region outside
+       ``mask`` (1 = editable) from the inversion.
 
     The result is the clean latent of sub-drag ``k + 1``. Returns ``(final, frames)`` with
     one frame per sub-drag (``frames[-1] is final``). ``callback`` gets the per-step payload
     plus ``'subdrag': k``; ``on_frame(k, latent)`` is called after each sub-drag.
     """
-    if method not in ("sde", "ode"):
-        raise ValueError(f"method must be one of 'sde', 'ode', got {method!r}.")
     check_latent(latent)
     check_sigmas(sigmas, ends_at_zero=True)
     height, width = latent.shape[-2:]
@@ -167,30 +192,22 @@ def sde_drag(
         mask = check_mask(mask, latent.shape)
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (the share of the old source kept), got {beta}.")
-    if method == "ode" and sigma_min is None:
-        raise ValueError("sigma_min is required for method='ode' (DDIM inversion's first step).")
     scale = schedule.vp_scale(sigmas[0].item())
     current, frames = latent, []
     for k, (src, tgt) in enumerate(plan_subdrags(sources, targets, step_size)):
         step_callback = None
         if callback is not None:
             step_callback = lambda info, k=k: callback({**info, "subdrag": k})  # noqa: E731
-        loop = dict(extra_args=extra_args, callback=step_callback, disable=disable)
-        if method == "sde":
-            trajectory = record_forward(current, sigmas, schedule, generator=generator)
-        else:
-            trajectory = ddim_invert(
-                model, current, sigmas, extra_args=extra_args, disable=disable,
-                schedule=schedule, sigma_min=sigma_min,
-            )
+        trajectory = method.invert(model, current, sigmas, extra_args=extra_args, disable=disable)
         start = trajectory.latent_at_t0
-        noise = lambda shape: _randn_like(start.new_empty(shape), generator)  # noqa: E731  (fresh per pair)
-        edited = _paste_pairs(start, src.tolist(), tgt.tolist(), r, alpha, beta, noise, scale)
-        sampler = sample_cycle_sde if method == "sde" else sample_ode_masked
-        current = sampler(
-            model, edited, sigmas, trajectory=trajectory, schedule=schedule, mask=mask,
-            step_kwargs=step_kwargs, **loop,
-        )
+
+        def refill(shape, like=start):  # fresh per pair, as the authors' code
+            device = generator.device if generator is not None else like.device
+            return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+        edited = _paste_pairs(start, src.tolist(), tgt.tolist(), r, alpha, beta, refill, scale)
+        current = method.denoise(model, edited, sigmas, extra_args=extra_args, callback=step_callback, disable=disable,
+                          trajectory=trajectory, schedule=schedule, mask=mask, step_kwargs=step_kwargs)
         frames.append(current)
         if on_frame is not None:
             on_frame(k, current)

@@ -8,34 +8,13 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["linear_ramp", "cosine_ramp", "constant_ramp", "guidance_scales", "lora_scales"]
+__all__ = ["guidance_scales", "lora_scales"]
 
 
 def _check_n(n):
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise ValueError(f"n (the number of denoising steps) must be whole and >= 1, got {n!r}.")
     return int(n)
-
-
-def linear_ramp(n, start, end):
-    """``start + (end - start) * j / (n - 1)``: ``start`` at the first step, ``end`` at the last."""
-    n = _check_n(n)
-    if n == 1:
-        return [float(start)]
-    return [start + (end - start) * j / (n - 1) for j in range(n)]
-
-
-def cosine_ramp(n, start, end):
-    """``start + (end - start) * (1 - cos(pi j / (n - 1))) / 2``: flat at both ends."""
-    n = _check_n(n)
-    if n == 1:
-        return [float(start)]
-    return [start + (end - start) * (1 - math.cos(math.pi * j / (n - 1))) / 2 for j in range(n)]
-
-
-def constant_ramp(n, value):
-    """``value`` at every step."""
-    return [float(value)] * _check_n(n)
 
 
 def guidance_scales(n, cfg):

@@ -98,7 +98,7 @@ class ComfyHost:
         self.pack_module_name = self.pack_path.replace(".", "_x_")  # how load_custom_node names it
         failures = [m for m in catcher.messages if self.pack_path in m or PACK_FOLDER in m]
         self.pack = sys.modules.get(self.pack_module_name)
-        mappings = getattr(self.pack, "NODE_CLASS_MAPPINGS", None) or {}
+        mappings = self.pack_nodes()
         missing = [name for name in mappings if name not in nodes.NODE_CLASS_MAPPINGS]
         if failures or not mappings or missing:
             raise RuntimeError(
@@ -109,6 +109,18 @@ class ComfyHost:
         self.executor = execution.PromptExecutor(
             self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 16.0}
         )
+
+    def pack_nodes(self) -> dict:
+        """The pack's node classes by node id, as its V3 entry point lists them (empty if it did not load)."""
+        entrypoint = getattr(self.pack, "comfy_entrypoint", None)
+        if entrypoint is None:
+            return {}
+        extension = asyncio.run(entrypoint())
+        return {cls.GET_SCHEMA().node_id: cls for cls in asyncio.run(extension.get_node_list())}
+
+    @property
+    def node_classes(self) -> dict:
+        return self.pack_nodes()
 
     def module(self, dotted: str):
         """A submodule of the pack as ComfyUI loaded it, e.g. host.module('nodes.drag')."""

@@ -45,11 +45,6 @@ def test_subdrag_planning_follows_the_papers_rule_on_worked_examples(sources, ta
     assert all(s.dtype == torch.long and t.dtype == torch.long for s, t in plan)
 
 
-def test_pixels_map_to_latent_cells_by_the_downscale_factor_as_floats():
-    cells = sde_core.pixels_to_cells([[64, 128], [3, 5]], 8)
-    assert cells.tolist() == [[8.0, 16.0], [0.375, 0.625]]
-
-
 def test_whole_cells_plan_as_the_authors_code_does():
     """The issue's examples: the nodes round pixels down to cells before planning (the authors' order).
     (200, 200) -> (263, 263) px is (25, 25) -> (32, 32) cells: 5 sub-drags (fractional cells gave 6);
@@ -136,16 +131,18 @@ def _setup(height=10, width=12):
 
 
 def _drag(latent, seed=SEED, **kwargs):
-    args = dict(sigmas=SIGMAS, r=2, step_size=2, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    args = dict(sigmas=SIGMAS, r=2, step_size=2, generator=generator, method=sde_core.sde_method(sde_core.VP, generator))
     args.update(kwargs)
     return sde_core.sde_drag(MIXTURE.denoiser(sde_core.VP), latent, [[2, 3]], [[7, 3]], **args)
 
 
 def test_sde_drag_with_nothing_to_move_reproduces_the_input():
     latent, _ = _setup()
+    generator = torch.Generator().manual_seed(SEED)
     out, frames = sde_core.sde_drag(
         MIXTURE.denoiser(sde_core.VP), latent, [[4, 4]], [[4, 4]], SIGMAS, alpha=1.0, beta=1.0,
-        generator=torch.Generator().manual_seed(SEED),
+        generator=generator, method=sde_core.sde_method(sde_core.VP, generator),
     )
     assert len(frames) == 1 and frames[-1] is out
     assert (out - latent).abs().max() < 1e-10
@@ -181,7 +178,7 @@ def test_ode_drag_inverts_each_subdrags_input_which_is_the_previous_subdrags_res
         return model(x, sigma)
 
     out, frames = sde_core.sde_drag(
-        spy, latent, [[2, 3]], [[7, 3]], SIGMAS, r=2, mask=mask, method="ode", sigma_min=0.0292,
+        spy, latent, [[2, 3]], [[7, 3]], SIGMAS, r=2, mask=mask, method=sde_core.ode_method(sde_core.VP, sigma_min=0.0292),
         generator=torch.Generator().manual_seed(SEED),
     )
     assert len(clean_inputs) == 3

@@ -8,14 +8,6 @@ import pytest
 import sde_core
 
 
-def test_linear_cosine_and_constant_ramps_run_from_start_to_end_over_n_steps():
-    assert sde_core.linear_ramp(5, 1.0, 3.0) == [1.0, 1.5, 2.0, 2.5, 3.0]
-    cos = sde_core.cosine_ramp(5, 1.0, 3.0)
-    assert cos[0] == 1.0 and cos[-1] == pytest.approx(3.0) and cos[2] == pytest.approx(2.0)
-    assert sde_core.constant_ramp(3, 7.5) == [7.5, 7.5, 7.5]
-    assert sde_core.linear_ramp(1, 2.0, 9.0) == [2.0] == sde_core.cosine_ramp(1, 2.0, 9.0)
-
-
 def test_paper_guidance_ramp_starts_at_cfg_and_falls_linearly_towards_one():
     scales = sde_core.guidance_scales(120, 3.0)
     assert len(scales) == 120 and scales[0] == 3.0

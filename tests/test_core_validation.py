@@ -17,7 +17,7 @@ def _copy(sources, targets):
 
 
 def _drag(**kwargs):
-    args = dict(sources=[[1, 1]], targets=[[3, 1]], sigmas=vp_sigmas(4))
+    args = dict(sources=[[1, 1]], targets=[[3, 1]], sigmas=vp_sigmas(4), method=sde_core.sde_method(sde_core.VP))
     args.update(kwargs)
     model = GAUSSIAN.denoiser(sde_core.VP)
     return lambda: sde_core.sde_drag(model, args.pop("latent", LATENT[:, :3]), **args)
@@ -48,8 +48,8 @@ BAD_INPUTS = [
     ("latent with inf", lambda: sde_core.check_latent(torch.full((1, 1, 2, 2), float("inf"))), ["latent"]),
     ("drag outside", _drag(targets=[[12, 1]]), ["targets[0]", "[0, 10)"]),
     ("drag mask shape", _drag(mask=torch.ones(4, 4)), ["mask"]),
-    ("drag method", _drag(method="euler"), ["method", "'sde', 'ode'"]),
-    ("ode drag without sigma_min", _drag(method="ode"), ["sigma_min"]),
+    # sde_drag takes its inversion and denoising step as functions (sde_method / ode_method), not a string
+    ("ode drag without sigma_min", lambda: sde_core.ode_method(sde_core.VP), ["sigma_min"]),
     ("step_size zero", _drag(step_size=0), ["step_size"]),
     ("ddim_invert without sigma_min", lambda: sde_core.ddim_invert(None, LATENT, vp_sigmas(4)), ["sigma_min"]),
     ("cycle with other sigmas", lambda: sde_core.sample_cycle_sde(
@@ -68,7 +68,7 @@ BAD_INPUTS = [
         LATENT, vp_sigmas(3), noise_sampler=lambda s, sn: NOISE, generator=torch.Generator()),
         ["noise_sampler", "generator"]),
     ("schedule kind", lambda: sde_core.Schedule("ve"), ["kind", "'vp'", "'flow'"]),
-    ("ramp length", lambda: sde_core.linear_ramp(0, 1.0, 2.0), ["n", ">= 1"]),
+    ("ramp length", lambda: sde_core.guidance_scales(0, 3.0), ["n", ">= 1"]),
 ]
 
 

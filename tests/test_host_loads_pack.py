@@ -5,8 +5,8 @@ from tiny_models import FAMILIES
 def test_comfyui_registers_every_node_of_the_pack(host):
     import nodes
 
-    for name in host.pack.NODE_CLASS_MAPPINGS:
-        assert nodes.NODE_CLASS_MAPPINGS[name] is host.pack.NODE_CLASS_MAPPINGS[name]
+    for name in host.node_classes:
+        assert nodes.NODE_CLASS_MAPPINGS[name] is host.node_classes[name]
         assert name in nodes.NODE_DISPLAY_NAME_MAPPINGS
     assert "SDEDragPoints" in nodes.NODE_CLASS_MAPPINGS
 

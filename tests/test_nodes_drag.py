@@ -129,7 +129,7 @@ def test_nodes_do_not_mutate_their_input_latent(host, captured):
 
 
 def test_every_node_of_the_pack_has_a_category_description_and_tooltips(host):
-    for name, cls in host.pack.NODE_CLASS_MAPPINGS.items():
+    for name, cls in host.node_classes.items():
         assert cls.CATEGORY.startswith("SDE Drag"), name
         assert getattr(cls, "DESCRIPTION", ""), name
         spec = cls.INPUT_TYPES()

@@ -133,7 +133,7 @@ def _flux_drag(cfg, negative=True, guidance_embed=True):
 
 
 def test_the_tiny_flux_dev_is_recognised_as_guidance_distilled_and_schnell_and_sd_are_not(flux_host):
-    host_module = flux_host.module("nodes.host")
+    host_module = flux_host.module("nodes.guidance")
     assert host_module.is_guidance_distilled(build_tiny_flux(True))
     assert not host_module.is_guidance_distilled(build_tiny_flux(False))
     assert not host_module.is_guidance_distilled(tiny_models.build("eps"))

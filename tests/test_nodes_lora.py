@@ -237,7 +237,7 @@ def _drag(host, t, lora_scale_min, monkeypatch, points="32,32 -> 32,32", alpha=1
     monkeypatch.setattr(lt.IdentityLoRA, "scale_for", spy)
     neg = tiny_models.conditioning(t.get("family", "eps"), 2)
     with torch.inference_mode():
-        out, _ = drag_mod.SDEDragAllInOne().drag(
+        out, _ = drag_mod.SDEDragAllInOne.execute(
             t["lora_model"], t["cond"], {"samples": t["latent"].clone()}, points_mod.parse_drag_points(points),
             "sde", steps, 0.6, 3.0, 2, 2, alpha, beta, 7, negative=neg, lora_scale_min=lora_scale_min)
     return out["samples"], seen

@@ -295,7 +295,10 @@ def test_sub_drag_plans_stay_inside_and_end_at_the_targets(pairs, step_size):
 
 @pytest.fixture(scope="module")
 def adapters(host):
-    return host.module("nodes.host")
+    """The MASK/LATENT/SIGMAS adapters (nodes/model_space.py and nodes/masks.py)."""
+    import types
+
+    return types.SimpleNamespace(**vars(host.module("nodes.model_space")), mask_for=host.module("nodes.masks").mask_for)
 
 
 @FUZZ

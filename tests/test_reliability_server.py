@@ -163,9 +163,9 @@ def invalid_graph(server, k, seed):
     if kind == 2:  # malformed DRAG_POINTS
         g, _ = drag_graph(server, seed, "rel/bad", points={"points": '{"points": [[[1, 2], [3'})
         return g, "execution", ("points",)
-    if kind == 3:  # NaN in a FLOAT widget (JSON NaN passes ComfyUI's min/max check)
+    if kind == 3:  # NaN in a FLOAT widget: passes ComfyUI's min/max check, refused by the node's validate_inputs
         g, _ = drag_graph(server, seed, "rel/bad", drag={"cfg": float("nan")})
-        return g, "execution", ("drag",)
+        return g, "validation", "drag"
     g, _ = drag_graph(server, seed, "rel/bad")  # a mask of the wrong shape
     g["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 100, "height": 30}}
     g["drag"]["inputs"]["mask"] = ["mask", 0]

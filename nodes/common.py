@@ -1,3 +1,0 @@
-"""Names shared by every node module."""
-CATEGORY = "SDE Drag"
-DEMO_CATEGORY = "SDE Drag/demo"

@@ -1,0 +1,52 @@
+"""ComfyUI MASK -> an editable region at latent size, with one rule for every node that takes a mask."""
+from __future__ import annotations
+
+import torch
+
+
+def mask_sizes(h: int, w: int, factor: int) -> str:
+    """The MASK sizes a latent of h x w cells accepts, in words (for errors and docs)."""
+    image = f"{w * factor}x{h * factor}"
+    if factor == 1:
+        return f"the image's size {image}"
+    return (f"the image's size {image} (or up to {factor - 1} px more per side, which VAE Encode crops away) "
+            f"or the latent's size {w}x{h}")
+
+
+def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tensor | None:
+    """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable).
+
+    Accepted sizes, nothing else: the latent's (h, w); the image's (h * f, w * f) with `f` the
+    model's latent-to-image factor, averaged over each f x f block; an image that is up to f - 1
+    px larger, which VAE Encode centre-crops to (h * f, w * f) (ComfyUI's
+    `vae_encode_crop_pixels`), so the mask is cropped the same way first.
+
+    The block average is a choice that changes results: a latent cell that a mask edge cuts gets
+    a value between 0 and 1, and the samplers' `keep_outside` blends the edited and the recorded
+    latent there (a soft edge one cell wide) instead of snapping the cell in or out.
+    """
+    if mask is None:
+        return None
+    m = mask.detach().float()
+    if m.ndim == 2:
+        m = m[None]
+    if m.ndim == 4 and m.shape[1] == 1:
+        m = m[:, 0]
+    if m.ndim != 3:
+        raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
+    if not torch.isfinite(m).all():
+        raise ValueError(f"{name}: contains NaN or inf; a MASK holds values in [0, 1]")
+    b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
+    if m.shape[0] not in (1, b):
+        raise ValueError(f"{name}: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
+    mh, mw = m.shape[-2:]
+    f = int(factor)
+    if (mh, mw) != (h, w):
+        if mh // f != h or mw // f != w:
+            raise ValueError(f"{name}: size {mw}x{mh} does not fit this latent ({w}x{h} cells, a {w * f}x{h * f} "
+                             f"image at this model's factor {f}); give a mask of {mask_sizes(h, w, f)}")
+        top, left = (mh % f) // 2, (mw % f) // 2
+        m = m[..., top:top + h * f, left:left + w * f]
+        if f > 1:
+            m = torch.nn.functional.avg_pool2d(m[:, None], f)[:, 0]
+    return m.clamp(0, 1)[:, None]

@@ -1,0 +1,14 @@
+"""The drag settings, defined once: the paper's (the nodes' defaults, for SD1.5-size 64x64
+latents) and the demo model's (16x16 latents: the settings of the example workflows and of
+`make eval`). Other code (templates, eval, docs) reads them from here."""
+
+PAPER = {"steps": 200, "t0": 0.6, "cfg": 3.0, "step_size": 2, "r": 5, "alpha": 1.1, "beta": 0.3}
+DEMO = {**PAPER, "steps": 50, "r": 3}
+
+
+def _text(preset: dict) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in preset.items())
+
+
+PAPER_PRESETS_TEXT = f"Paper presets for dragging: {_text(PAPER)}."
+DEMO_PRESETS_TEXT = f"Demo presets for dragging: {_text(DEMO)}."

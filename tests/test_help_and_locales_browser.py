@@ -1,7 +1,7 @@
 """Help pages and translations in a real browser on a real server, on the frontend the pinned
 host serves (1.32.9) and on the newest (1.58.1): the node's help opens from the selection
 toolbox and shows web/docs/<node>.md; with the language set to Chinese the nodes carry their
-names from locales/zh."""
+names from locales/zh on 1.58.1 (1.32.9 drops custom nodes' translations: a frontend bug)."""
 from __future__ import annotations
 
 import json
@@ -77,7 +77,14 @@ def test_with_the_language_set_to_chinese_the_nodes_carry_their_chinese_names(br
     page = open_in(browser, server, "zh")
     try:
         title = page.evaluate(ADD_NODE, NODE)
-        assert title == ZH[NODE]["display_name"] == "SDE 拖拽", [m for m in page.console_messages if "SDE" in m]
+        assert page.evaluate("() => LiteGraph.createNode('KSampler').title") == "K采样器"  # the language is on
+        assert server.get_json("/i18n")["zh"]["nodeDefs"][NODE]["display_name"] == "SDE 拖拽"
+        if server.frontend == "1.32.9":
+            # 1.32.9 merges custom nodes' messages before it loads the chosen language, and that
+            # load replaces them (fixed upstream in ComfyUI_frontend PR #7214): English names there.
+            assert title == "SDE Drag"
+            return
+        assert title == ZH[NODE]["display_name"] == "SDE 拖拽"
         names = page.evaluate("""(types) => types.map(t => LiteGraph.createNode(t).title)""", list(ZH))
         assert names == [ZH[t]["display_name"] for t in ZH]
         # The frontend's own translation function resolves the pack's strings, braces included.

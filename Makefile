@@ -11,9 +11,11 @@ setup-browser:
 	@bash scripts/provision.sh --browser
 
 ## The whole suite: set-up from nothing, then every test (browser tests included) except the
-## longer full-size checks. Full-size model files are built once (.host/fullsize, or $$SDE_DRAG_MODEL_CACHE).
+## longer full-size checks. The full-size families run first, in their own pytest process, so that
+## the one full-size model in memory (SDXL peaks near 19 GB) sits beside a small parent. Full-size model files are built once (.host/fullsize, or $$SDE_DRAG_MODEL_CACHE).
 test: setup-browser
-	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" $(PYTEST_ARGS) tests/test_fullsize_families.py
+	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_fullsize_families.py $(PYTEST_ARGS) tests
 
 ## Everything, with the longer full-size checks (see README "Full-size checkpoints").
 test-full: setup-browser

@@ -24,7 +24,8 @@ class SDEDragIdentityLoRA(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="SDEDragIdentityLoRA", display_name="Identity LoRA (peft)", category=CATEGORY,
-            description="Fine-tunes a small LoRA (peft, on the attention projections to_q/to_k/to_v/to_out.0) on the "
+            description="Fine-tunes a small LoRA (peft, on the attention projections: to_q/to_k/to_v/to_out.0 on UNets, "
+                        "qkv/proj/linear1/linear2 on DiTs such as Flux) on the "
                         "image with the model's own denoising loss, as SDE-Drag does before dragging so that the "
                         "result keeps the subject's identity (paper: rank 4, 100 steps, lr 2e-4). Returns a copy of "
                         "the MODEL carrying the LoRA at full strength for every node; the SDE Drag node ramps its "

@@ -34,7 +34,23 @@ import comfy.samplers
 import comfy.utils
 
 WRAPPER_KEY = "sde_drag_identity_lora"
+# Attention projections by architecture: UNets (SD1.x/2.x/SDXL) name them to_q/to_k/to_v/to_out.0;
+# DiTs (Flux, SD3) fuse q, k and v into `qkv` with an output `proj`, and Flux's single blocks
+# compute attention and MLP together in linear1/linear2.
 TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
+DIT_TARGET_MODULES = ("qkv", "proj", "linear1", "linear2")
+
+
+def target_modules_for(diffusion_model) -> list[str]:
+    """The Linear layers the identity LoRA trains: the UNet's attention projections where the
+    model has them, else the DiT's fused attention (and single-block) projections."""
+    for suffixes in (TARGET_MODULES, DIT_TARGET_MODULES):
+        names = [name for name, module in diffusion_model.named_modules()
+                 if isinstance(module, torch.nn.Linear) and any(name == s or name.endswith("." + s) for s in suffixes)]
+        if names:
+            return names
+    raise ValueError("model: no attention projections (to_q/to_k/to_v/to_out.0, or a DiT's qkv/proj) found to "
+                     "attach a LoRA to")
 DEFAULT_FILE_STEM = "sde_drag_identity_lora"
 MAX_STEM = 100
 
@@ -217,7 +233,7 @@ def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps
         sigmas = schedule_sigmas(train_model)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed) & 0xFFFF_FFFF)
-            config = peft.LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, target_modules=list(TARGET_MODULES))
+            config = peft.LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, target_modules=target_modules_for(train_model.diffusion_model))
             peft.inject_adapter_in_model(config, train_model.diffusion_model)
         params = []
         for name, p in train_model.diffusion_model.named_parameters():
@@ -282,13 +298,19 @@ def unused_path(folder: str, stem: str) -> str:
     raise ValueError(f"filename: too many files named {stem}_NNNNN.safetensors in {folder}")
 
 
+def layer_kind(path: str) -> str:
+    """`input_blocks.1.1.transformer_blocks.0.attn1.to_out.0` -> `to_out.0`; `...img_attn.qkv` -> `qkv`."""
+    parts = path.split(".")
+    return ".".join(parts[-2:]) if parts[-1].isdigit() else parts[-1]
+
+
 def save_lora(lora: IdentityLoRA, folder: str, name: str) -> str:
     import safetensors.torch
 
     os.makedirs(folder, exist_ok=True)
     path = unused_path(folder, safe_stem(name))
     metadata = {"format": "comfyui-lora", "sde_drag": "identity_lora", "rank": str(lora.rank),
-                "alpha": str(lora.alpha), "target_modules": ",".join(TARGET_MODULES)}
+                "alpha": str(lora.alpha), "target_modules": ",".join(sorted({layer_kind(path) for path in lora.weights}))}
     safetensors.torch.save_file(lora.state_dict(), path, metadata=metadata)
     return path
 

@@ -47,3 +47,12 @@ def test_the_shipped_workflows_are_what_the_builder_writes(host, tmp_path, monke
     for written in build_workflows.build_all(nodes.NODE_CLASS_MAPPINGS):
         shipped = REPO / "example_workflows" / os.path.basename(written)
         assert json.loads(Path(written).read_text()) == json.loads(shipped.read_text()), shipped.name
+
+
+def test_every_template_has_a_thumbnail_where_the_template_browser_looks_for_it():
+    """Frontends 1.32.9 and 1.58.1 ask a pack for /api/workflow_templates/<pack>/<template>.jpg."""
+    for name in ALL_WORKFLOWS:
+        thumb = TEMPLATES / f"{name}.jpg"
+        assert thumb.is_file(), f"{thumb.name} is missing: run scripts/render_thumbnails.py"
+        data = thumb.read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and 2_000 < len(data) < 200_000, (thumb.name, len(data))

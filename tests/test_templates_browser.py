@@ -138,6 +138,18 @@ def test_the_case_picture_route_serves_listed_cases_only(page):
         assert refused.value.code == 404, bad
 
 
+def test_the_server_lists_every_template_and_serves_its_thumbnail(page):
+    import urllib.request
+
+    listed = page.server.get_json("/workflow_templates")["ComfyUI-SDE-Drag"]
+    assert sorted(listed) == sorted(WORKFLOWS)
+    for name in WORKFLOWS:  # the address the template dialog builds: /api/workflow_templates/<pack>/<name>.jpg
+        url = f"{page.server.url}/api/workflow_templates/ComfyUI-SDE-Drag/{urllib.parse.quote(name)}.jpg"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", name
+            assert r.read(3) == b"\xff\xd8\xff", name
+
+
 def overlaps(boxes, margin=1.0):
     """Pairs of nodes whose drawn boxes intersect (by more than `margin` px both ways)."""
     out = []

@@ -252,9 +252,12 @@ def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps
                 on_step(i)
             sigma = sigmas[torch.randint(0, len(sigmas), (x0.shape[0],), generator=gen)].to(device)
             noise = torch.randn(x0.shape, generator=gen).to(device)
-            loss = denoising_loss(train_model, x0, kwargs, sigma, noise)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # DiT blocks (Flux) add their residuals in place (`img += ...`) on tensors autograd saved;
+            # under this context a mutated saved tensor is cloned first, so backward sees the original.
+            with torch.autograd.graph.allow_mutation_on_saved_tensors():
+                loss = denoising_loss(train_model, x0, kwargs, sigma, noise)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
             optimizer.step()
             if on_work is not None:
                 on_work()

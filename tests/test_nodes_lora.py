@@ -308,3 +308,41 @@ def test_the_progress_bar_covers_the_loss_checks_before_and_after_training_not_o
     assert log[-1][0] == "progress"  # the bar's end comes after the last model call
     # every call is followed by its own step of the bar
     assert all(log[i][0] == "call" and log[i + 1][0] == "progress" for i in range(0, len(log), 2))
+
+
+def test_on_a_dit_the_lora_trains_the_fused_attention_projections_and_the_core_loader_reads_them(host):
+    """Flux has no to_q/to_k/to_v/to_out.0: the LoRA goes on qkv/proj (double blocks) and linear1/linear2
+    (single blocks), in the key format ComfyUI's LoraLoader maps onto the diffusion model."""
+    import comfy.lora
+    import folder_paths
+    import graphs
+    import safetensors
+    from test_nodes_guidance import TestTinyFlux
+
+    host.register({"TestTinyFlux": TestTinyFlux})
+    g = {"flux": {"class_type": "TestTinyFlux", "inputs": {"guidance_embed": True}},
+         "guided": {"class_type": "FluxGuidance", "inputs": {"conditioning": ["flux", 1], "guidance": 3.5}},
+         "latent": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
+         "train": {"class_type": "SDEDragIdentityLoRA", "inputs": {
+             "model": ["flux", 0], "positive": ["guided", 0], "latent": ["latent", 0], "rank": 2, "steps": 2,
+             "learning_rate": 1e-3, "seed": 1}},
+         "save": {"class_type": "SDEDragSaveLoRA", "inputs": {"model": ["train", 0],
+                                                              "filename": "test_identity_lora_flux"}}}
+    graphs.capture(g, "lora_name", ["save", 0])
+    graphs.capture(g, "flux", ["flux", 0])
+    import tiny_models as tm
+
+    result = host.run(g)
+    assert result.ok, result
+    path = os.path.join(folder_paths.get_folder_paths("loras")[0], tm.CAPTURED["lora_name"])
+    try:
+        with safetensors.safe_open(path, "pt") as f:
+            keys, metadata = set(f.keys()), f.metadata()
+        layers = {k.rsplit(".lora_", 1)[0] for k in keys if ".lora_A." in k}
+        assert {"diffusion_model.double_blocks.0.img_attn.qkv", "diffusion_model.double_blocks.0.txt_attn.proj",
+                "diffusion_model.single_blocks.0.linear1", "diffusion_model.single_blocks.0.linear2"} <= layers
+        assert metadata["target_modules"] == "linear1,linear2,proj,qkv"
+        key_map = comfy.lora.model_lora_keys_unet(tm.CAPTURED["flux"].model, {})
+        assert all(layer in key_map for layer in layers), sorted(layers - set(key_map))[:3]
+    finally:
+        os.remove(path)

@@ -1,6 +1,7 @@
 """Runs the pack's nodes on one full-size family in this (fresh) process and prints JSON figures.
 
     .venv/bin/python tests/fullsize_run.py sd15 [--extended]
+    .venv/bin/python tests/fullsize_run.py --template "11 SD1.5 - SDE-Drag with the paper presets"
 
 The files come from tests/fullsize_models.py (built in a separate process when missing, so
 this process's peak memory is the run's alone). ComfyUI boots through tests/comfy_host and
@@ -12,6 +13,10 @@ The image is user-shaped: a grey EmptyImage with a red square pasted in, VAE-enc
 Default set: the detected family, Cycle-SDE reconstruction, SDE Drag (method sde) with a
 mask. --extended adds the ODE-Drag baseline, img2img, inpainting, DiffEdit, the SDE Sampler in SamplerCustom, and
 an identity LoRA trained, saved and reloaded by the core LoraLoaderModelOnly.
+--template runs one shipped real-checkpoint template (example_workflows/11..15) as shipped on its
+family's files: small pictures are written under the template's file names into ComfyUI's input
+folder, the template is converted to API format, only its step counts are lowered (TEMPLATE_STEPS),
+and the graph runs through the executor; the JSON lists each saved file and each saved image batch.
 The last stdout line is the JSON; peak_rss_gib is this process's peak resident memory.
 """
 from __future__ import annotations
@@ -270,19 +275,122 @@ class Runner:
                 "max_change_vs_base": difference}
 
 
+# ---------------------------------------------------------------- shipped templates
+TEMPLATE_FAMILY = {"11": "sd15", "12": "sd15", "13": "sd15", "14": "sdxl", "15": "flux"}
+# Only step counts are lowered: drag / img2img / inpainting steps (t0 as shipped, so 5 x t0 are run) and the
+# identity LoRA's training steps. Everything else, picture size aside, is the template as shipped.
+TEMPLATE_STEPS = {"SDEDragAllInOne": 5, "SDEDragFreshDenoise": 5, "SDEDragIdentityLoRA": 2}
+TEMPLATE_PICTURE_SIZE = 128  # pixels; the SDXL and Flux templates' points are for 1024, SDEDragPoints rescales
+SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP")
+
+
+def template_pictures(size: int):
+    """The picture (grey with a red square) and its mask (white box = may change) the templates load."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (size, size), (128, 128, 128))
+    ImageDraw.Draw(picture).rectangle([size * 5 // 16, size * 5 // 16, size * 9 // 16, size * 9 // 16],
+                                      fill=(208, 32, 32))
+    mask = Image.new("RGB", (size, size), (0, 0, 0))
+    ImageDraw.Draw(mask).rectangle([size // 8, size // 8, size * 7 // 8, size * 7 // 8], fill=(255, 255, 255))
+    return picture, mask
+
+
+def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
+    """Runs example_workflows/<name>.json on its family's full-size files; returns figures (see module doc)."""
+    import folder_paths
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from build_workflows import PICTURE, PICTURE_MASK
+    from comfy_host import ComfyHost
+    from workflow_api import check_links, to_api
+    import tiny_models
+
+    started = time.time()
+    host = ComfyHost()
+    host.register({"TestCapture": tiny_models.TestCapture})
+    import nodes
+
+    workflow = json.loads((REPO / "example_workflows" / f"{name}.json").read_text())
+    check_links(workflow, nodes.NODE_CLASS_MAPPINGS)
+    prompt = to_api(workflow, nodes.NODE_CLASS_MAPPINGS)
+    lowered = {}
+    for node_id, node in prompt.items():
+        if node["class_type"] in TEMPLATE_STEPS:
+            lowered[node_id] = {"node": node["class_type"], "shipped": node["inputs"]["steps"],
+                                "run": TEMPLATE_STEPS[node["class_type"]]}
+            node["inputs"]["steps"] = TEMPLATE_STEPS[node["class_type"]]
+    # the images each save node receives are captured too, to check them as tensors (finite, size)
+    for node_id, node in list(prompt.items()):
+        if node["class_type"] in SAVE_NODES:
+            prompt[f"cap_{node_id}"] = {"class_type": "TestCapture",
+                                        "inputs": {"label": node_id, "value": node["inputs"]["images"]}}
+
+    input_dir = Path(folder_paths.get_input_directory())
+    input_dir.mkdir(parents=True, exist_ok=True)
+    kept = {}  # a picture already there under the same name is put back afterwards
+    for picture, image in zip((PICTURE, PICTURE_MASK), template_pictures(size)):
+        path = input_dir / picture
+        kept[path] = path.read_bytes() if path.exists() else None
+        image.save(path)
+    tiny_models.CAPTURED.clear()
+    try:
+        result = host.run(prompt)
+    finally:
+        for path, data in kept.items():
+            path.unlink() if data is None else path.write_bytes(data)
+    out = {"template": name, "picture_size": size, "steps_lowered": lowered, "ok": result.ok,
+           "run_seconds": round(time.time() - started, 1)}
+    if not result.ok:
+        out["error"] = result.error_message
+    captured = {}
+    for node_id, images in tiny_models.CAPTURED.items():
+        captured[prompt[node_id]["inputs"]["filename_prefix"]] = {
+            "shape": list(images.shape), "finite": bool(images.isfinite().all()),
+            "min": images.min().item(), "max": images.max().item(), "std": images.float().std().item()}
+    out["images"] = captured
+    files = []
+    output_dir = Path(folder_paths.get_output_directory())
+    for node_output in result.outputs.values():
+        for item in node_output.get("images", []):
+            path = output_dir / item.get("subfolder", "") / item["filename"]
+            with Image.open(path) as saved:
+                frames = getattr(saved, "n_frames", 1)
+                pixels = np.asarray(saved.convert("RGB"))
+                files.append({"file": str(path.relative_to(output_dir)), "size": list(saved.size), "frames": frames,
+                              "distinct_values": int(len(np.unique(pixels)))})
+            path.unlink()  # keep the harness's output folder clean
+    out["files"] = files
+    return out
+
+
 def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("family", choices=list(fullsize_models.FAMILIES))
+    parser.add_argument("family", nargs="?", choices=list(fullsize_models.FAMILIES))
     parser.add_argument("--extended", action="store_true")
+    parser.add_argument("--template", help="a shipped real-checkpoint template's name (example_workflows/11..15)")
+    parser.add_argument("--picture-size", type=int, default=TEMPLATE_PICTURE_SIZE)
     args = parser.parse_args(argv)
     started = time.time()
+    if args.template:
+        args.family = TEMPLATE_FAMILY[args.template[:2]]
+    elif not args.family:
+        parser.error("give a family or --template")
     if any(not p.exists() for p in fullsize_models.cached_files(args.family).values()):
         # build in another process: its memory is returned before this run loads the files
         subprocess.run([sys.executable, str(HERE / "fullsize_models.py"), args.family], check=True)
     fullsize_models.ensure(args.family)  # links into the base directory
     build_seconds = round(time.time() - started, 1)
+    if args.template:
+        out = {"family": args.family, "build_seconds": build_seconds, **run_template(args.template, args.picture_size)}
+        out["seconds"] = round(time.time() - started, 1)
+        out["peak_rss_gib"] = round(peak_rss_gib(), 2)
+        print(json.dumps(out))
+        return 0
     r = Runner(args.family)
     out = {"family": args.family, "settings": dict(r.settings, size=SIZE, points=POINTS, edit_box=EDIT_BOX),
            "build_seconds": build_seconds}

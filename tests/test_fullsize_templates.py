@@ -1,0 +1,89 @@
+"""Each shipped real-checkpoint template (example_workflows/11..15) runs as shipped on the harness's
+full-size random checkpoint of its family, placed under the file name the template loads
+(tests/fullsize_models.py: v1-5-pruned-emaonly, sd_xl_base_1.0, flux1-dev + clip_l +
+t5xxl_fp8_e4m3fn + ae).
+
+What the test changes, and only that (tests/fullsize_run.py --template):
+- step counts: drag, img2img and inpainting steps 200 / 50 -> 5 (t0 as shipped), identity-LoRA
+  training steps 100 -> 2;
+- the picture: a 128x128 picture and mask are written under the names the templates load
+  (sde_drag_example.png, sde_drag_example_mask.png). The SDXL template is made for a
+  1024x1024 picture; the test lowers it to 128x128 too, since 1024x1024 on a CPU is minutes per
+  model call. The templates' drag points are stored for 512 / 1024 and SDEDragPoints rescales them.
+
+Each template runs in a fresh process, so each peak RSS is that template's alone. Random weights make
+noise images: what is checked is that ComfyUI's executor runs the whole graph and that every save node
+gets finite images of the picture's size and writes its file. Marked `fullsize_extended`: minutes each,
+over `make test`'s budget (`make test-full` runs them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fullsize_run import TEMPLATE_FAMILY, TEMPLATE_PICTURE_SIZE, TEMPLATE_STEPS
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from build_workflows import REAL_WORKFLOWS  # noqa: E402
+
+RUN = Path(__file__).with_name("fullsize_run.py")
+ARTIFACTS = Path(__file__).with_name("artifacts") / "fullsize"
+PEAK_RSS_BOUND_GIB = 21.0  # as tests/test_fullsize_families.py: the issue's 22 GB for the whole suite
+# save node prefix -> how many images the template saves there (results: one; trajectories: an animation)
+SAVES = {
+    "11 SD1.5 - SDE-Drag with the paper presets": ["sde_drag_sd15/result", "sde_drag_sd15/trajectory"],
+    "12 SD1.5 - SDE-Drag with identity LoRA": ["sde_drag_sd15_lora/result", "sde_drag_sd15_lora/trajectory"],
+    "13 SD1.5 - SDE vs ODE image-to-image and inpainting": [
+        "sde_drag_sd15/img2img_sde", "sde_drag_sd15/img2img_ode", "sde_drag_sd15/inpaint_sde",
+        "sde_drag_sd15/inpaint_ode"],
+    "14 SDXL - SDE-Drag at 1024x1024": ["sde_drag_sdxl/result", "sde_drag_sdxl/trajectory"],
+    "15 Flux dev - SDE-Drag on a rectified-flow model": ["sde_drag_flux/result", "sde_drag_flux/trajectory"],
+}
+
+
+def run_template(name: str) -> dict:
+    done = subprocess.run([sys.executable, str(RUN), "--template", name], capture_output=True, text=True,
+                          timeout=3600, env=dict(os.environ))
+    assert done.returncode == 0, f"{name}: fullsize_run.py failed:\n{done.stderr[-6000:]}"
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the figures, for the README (tests/artifacts is not tracked)
+    (ARTIFACTS / f"template-{name[:2]}.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"\n{name}: {json.dumps(figures)}", flush=True)
+    return figures
+
+
+def test_every_real_checkpoint_template_has_a_full_size_run_here():
+    assert set(SAVES) == set(REAL_WORKFLOWS)
+    assert {name[:2] for name in REAL_WORKFLOWS} == set(TEMPLATE_FAMILY)
+
+
+@pytest.mark.fullsize_extended
+@pytest.mark.parametrize("name", list(SAVES))
+def test_a_real_checkpoint_template_runs_as_shipped_on_its_full_size_family(name):
+    figures = run_template(name)
+    assert figures["ok"], figures.get("error")
+    assert figures["family"] == TEMPLATE_FAMILY[name[:2]]
+    lowered = figures["steps_lowered"]
+    assert lowered and all(step["run"] == TEMPLATE_STEPS[step["node"]] < step["shipped"] for step in lowered.values())
+    size = TEMPLATE_PICTURE_SIZE
+    assert sorted(figures["images"]) == sorted(SAVES[name]), figures["images"]
+    for prefix, images in figures["images"].items():
+        assert images["finite"], (prefix, images)
+        assert images["shape"][1:] == [size, size, 3], (prefix, images)
+        assert 0.0 <= images["min"] <= images["max"] <= 1.0, (prefix, images)
+        assert images["std"] > 0, f"{prefix}: a flat image"
+        if prefix.endswith("/trajectory"):
+            assert images["shape"][0] >= 2, f"{prefix}: a trajectory of {images['shape'][0]} frame(s)"
+    files = {f["file"].rsplit("_", 2)[0]: f for f in figures["files"]}
+    assert sorted(files) == sorted(SAVES[name]), figures["files"]
+    for prefix, saved in files.items():
+        assert saved["size"] == [size, size], saved
+        assert saved["frames"] == figures["images"][prefix]["shape"][0], saved
+        assert saved["distinct_values"] > 1, saved
+    assert figures["peak_rss_gib"] < PEAK_RSS_BOUND_GIB, figures["peak_rss_gib"]

@@ -15,7 +15,7 @@ setup-browser:
 ## the one full-size model in memory (SDXL peaks near 19 GB) sits beside a small parent. Full-size model files are built once (.host/fullsize, or $$SDE_DRAG_MODEL_CACHE).
 test: setup-browser
 	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" $(PYTEST_ARGS) tests/test_fullsize_families.py
-	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_fullsize_families.py $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" --ignore=tests/test_fullsize_families.py $(PYTEST_ARGS) tests
 
 ## Everything, with the longer full-size checks (see README "Full-size checkpoints").
 test-full: setup-browser

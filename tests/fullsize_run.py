@@ -298,18 +298,18 @@ def template_pictures(size: int):
 
 def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
     """Runs example_workflows/<name>.json on its family's full-size files; returns figures (see module doc)."""
-    import folder_paths
     import numpy as np
     from PIL import Image
 
-    sys.path.insert(0, str(REPO / "scripts"))
-    from build_workflows import PICTURE, PICTURE_MASK
     from comfy_host import ComfyHost
-    from workflow_api import check_links, to_api
     import tiny_models
 
     started = time.time()
-    host = ComfyHost()
+    host = ComfyHost()  # first: it sets ComfyUI's base directory, which folder_paths reads on import
+    import folder_paths
+    sys.path.append(str(REPO / "scripts"))
+    from build_workflows import PICTURE, PICTURE_MASK
+    from workflow_api import check_links, to_api
     host.register({"TestCapture": tiny_models.TestCapture})
     import nodes
 

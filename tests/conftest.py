@@ -28,3 +28,15 @@ def captured():
 
     tiny_models.CAPTURED.clear()
     return tiny_models.CAPTURED
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per browser-test module."""
+    from browser_server import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

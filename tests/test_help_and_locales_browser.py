@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_server import ComfyServer, frontend_new_root, launch_chromium, open_page
+from browser_server import ComfyServer, frontend_new_root, open_page
 
 REPO = Path(__file__).resolve().parents[1]
 FRONTENDS = ["1.32.9", "1.58.1"]
@@ -17,16 +17,6 @@ NODE = "SDEDragAllInOne"
 ZH = json.loads((REPO / "locales" / "zh" / "nodeDefs.json").read_text(encoding="utf-8"))
 # A sentence of the help page that the node's description and tooltips do not contain.
 HELP_SENTENCE = "The drag is split into small sub-drags"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=FRONTENDS)

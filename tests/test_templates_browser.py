@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_server import NODE_BOXES, frontend_server, launch_chromium, open_page, png_bytes
+from browser_server import NODE_BOXES, frontend_server, open_page, png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -25,16 +25,6 @@ IMAGE_NAME, IMAGE_W, IMAGE_H = "sde_drag_editor_test.png", 96, 64
 VIEWPORT = (1920, 1080)
 # What the test lowers before running a demo template in the browser (layout is what is tested, not results).
 FAST = {"steps": 4, "noises": 2}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=FRONTENDS)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_server import ComfyServer, frontend_new_root, launch_chromium, open_page, png_bytes
+from browser_server import ComfyServer, frontend_new_root, open_page, png_bytes
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "widget.png"
@@ -19,16 +19,6 @@ IMAGE_NAME = "sde_drag_widget_test.png"
 CLICKS = [((20.0, 15.0), (50.0, 30.0)), ((70.0, 50.0), (40.0, 10.0))]
 XSS = "<img src=x onerror=window.__xss=1>"
 FRONTENDS = ["1.32.9", "1.58.1-classic", "1.58.1-vue"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=FRONTENDS)

@@ -204,18 +204,22 @@ def fmt(m):
     return f"{m['mean']:.3f} ± {m['ci95']:.3f}"
 
 
-HEADER = ("| {first} | target weight | near target | left at source | pos err (cells) | loglik gap | atypical "
-          "| KL fit | calls / rows per image |\n|---|---|---|---|---|---|---|---|---|")
+def markdown_table(columns, rows) -> str:
+    """A Markdown table: the header of `columns`, its rule, then one line per row of cells."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def table_rows(rows, first):
-    lines = [HEADER.format(first=first)]
-    for name, r in rows:
-        cost = f"{r['calls_per_image']} / {r['rows_per_image']:.0f}" if "calls_per_image" in r else "-"
-        lines.append(f"| {name} | {fmt(r['target'])} | {fmt(r['near'])} | {fmt(r['left'])} | {fmt(r['pos_err'])} "
-                     f"| {r['loglik_gap']['mean']:+.2f} ± {r['loglik_gap']['ci95']:.2f} | {100 * r['atypical']['mean']:.1f} % "
-                     f"| {r['kl_fit']:.2f} | {cost} |")
-    return "\n".join(lines)
+    """The eval_exact.md table of (name, measures) rows, `first` naming the name column."""
+    columns = [first, "target weight", "near target", "left at source", "pos err (cells)", "loglik gap", "atypical",
+               "KL fit", "calls / rows per image"]
+    return markdown_table(columns, [
+        [name, fmt(r["target"]), fmt(r["near"]), fmt(r["left"]), fmt(r["pos_err"]),
+         f"{r['loglik_gap']['mean']:+.2f} ± {r['loglik_gap']['ci95']:.2f}", f"{100 * r['atypical']['mean']:.1f} %",
+         f"{r['kl_fit']:.2f}", f"{r['calls_per_image']} / {r['rows_per_image']:.0f}" if "calls_per_image" in r else "-"]
+        for name, r in rows])
 
 
 def readme_tables(result):
@@ -231,79 +235,74 @@ def readme_tables(result):
     def short(row):
         return "ODE" if row["method"] == "ode" else ("SDE" if row["eta"] == 1.0 else f"eta {row['eta']:g}")
 
+    def square_var(row):
+        return f"{row['whitened_var']['target square']:.2f}"
+
     out = {}
-    lines = ["| method | t0 | target weight | near target | loglik gap | atypical | KL fit | pasted square var | rows / image |",
-             "|---|---|---|---|---|---|---|---|---|",
-             f"| fresh data | - | {pm(ref['target'])} | {pm(ref['near'])} | {pm(ref['loglik_gap'], 1)} | {pct(ref['atypical'])} "
-             f"| {ref['kl_fit']:.2f} | {ref['whitened_var']['target square']:.2f} | - |"]
-    for r in t["t0"]:
-        lines.append(f"| {short(r)} | {r['t0']:g} | {pm(r['target'])} | {pm(r['near'])} | {pm(r['loglik_gap'], 1)} "
-                     f"| {pct(r['atypical'])} | {r['kl_fit']:.2f} | {r['whitened_var']['target square']:.2f} "
-                     f"| {r['rows_per_image']:.0f} |")
-    out["t0"] = "\n".join(lines)
+    fresh = ["fresh data", "-", pm(ref["target"]), pm(ref["near"]), pm(ref["loglik_gap"], 1), pct(ref["atypical"]),
+             f"{ref['kl_fit']:.2f}", square_var(ref), "-"]
+    out["t0"] = markdown_table(
+        ["method", "t0", "target weight", "near target", "loglik gap", "atypical", "KL fit", "pasted square var",
+         "rows / image"],
+        [fresh] + [[short(r), f"{r['t0']:g}", pm(r["target"]), pm(r["near"]), pm(r["loglik_gap"], 1),
+                    pct(r["atypical"]), f"{r['kl_fit']:.2f}", square_var(r), f"{r['rows_per_image']:.0f}"]
+                   for r in t["t0"]])
 
-    lines = ["| method | alpha | posterior at t0 of one 6-cell paste | target weight | loglik gap | atypical | KL fit "
-             "| pasted square var |", "|---|---|---|---|---|---|---|---|"]
-    for r in t["alpha"]:
-        lines.append(f"| {short(r)} | {r['alpha']:g} | {r['posterior_at_t0']['target']['mean']:.2f} | {pm(r['target'])} "
-                     f"| {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} | {r['kl_fit']:.2f} "
-                     f"| {r['whitened_var']['target square']:.2f} |")
-    out["alpha"] = "\n".join(lines)
+    out["alpha"] = markdown_table(
+        ["method", "alpha", "posterior at t0 of one 6-cell paste", "target weight", "loglik gap", "atypical",
+         "KL fit", "pasted square var"],
+        [[short(r), f"{r['alpha']:g}", f"{r['posterior_at_t0']['target']['mean']:.2f}", pm(r["target"]),
+          pm(r["loglik_gap"], 1), pct(r["atypical"]), f"{r['kl_fit']:.2f}", square_var(r)] for r in t["alpha"]])
 
-    lines = ["| steps | SDE target weight | SDE loglik gap | SDE atypical | ODE target weight | ODE loglik gap "
-             "| ODE atypical | ODE round trip, no edit: loglik gap |", "|---|---|---|---|---|---|---|---|"]
     drags = [r for r in t["steps"] if not r.get("no_edit")]
     round_trip = {r["steps"]: r for r in t["steps"] if r.get("no_edit")}
+    rows = []
     for steps in sorted({r["steps"] for r in drags}):
         sde, ode = ([r for r in drags if r["steps"] == steps and r["method"] == m][0] for m in ("sde", "ode"))
-        lines.append(f"| {steps} | {pm(sde['target'])} | {pm(sde['loglik_gap'], 1)} | {pct(sde['atypical'])} "
-                     f"| {pm(ode['target'])} | {pm(ode['loglik_gap'], 1)} | {pct(ode['atypical'])} "
-                     f"| {pm(round_trip[steps]['loglik_gap'], 1)} |")
-    out["steps"] = "\n".join(lines)
+        rows.append([steps, pm(sde["target"]), pm(sde["loglik_gap"], 1), pct(sde["atypical"]), pm(ode["target"]),
+                     pm(ode["loglik_gap"], 1), pct(ode["atypical"]), pm(round_trip[steps]["loglik_gap"], 1)])
+    out["steps"] = markdown_table(
+        ["steps", "SDE target weight", "SDE loglik gap", "SDE atypical", "ODE target weight", "ODE loglik gap",
+         "ODE atypical", "ODE round trip, no edit: loglik gap"], rows)
 
-    lines = ["| t0 | sigma(t0) | exact posterior at t0 of the pasted latent | SDE-Drag result | ODE-Drag result |",
-             "|---|---|---|---|---|"]
-    for r in t["position_at_t0"]:
-        lines.append(f"| {r['t0']:g} | {r['posterior_at_t0']['sigma_t0']:.2f} | {pm(r['posterior_at_t0']['target'])} "
-                     f"| {pm(r['sde']['target'])} | {pm(r['ode']['target'])} |")
-    out["position_at_t0"] = "\n".join(lines)
+    out["position_at_t0"] = markdown_table(
+        ["t0", "sigma(t0)", "exact posterior at t0 of the pasted latent", "SDE-Drag result", "ODE-Drag result"],
+        [[f"{r['t0']:g}", f"{r['posterior_at_t0']['sigma_t0']:.2f}", pm(r["posterior_at_t0"]["target"]),
+          pm(r["sde"]["target"]), pm(r["ode"]["target"])] for r in t["position_at_t0"]])
 
-    lines = ["| object height | t0 | posterior at t0 | SDE target weight | ODE target weight | SDE loglik gap "
-             "| ODE loglik gap |", "|---|---|---|---|---|---|---|"]
     rows = t["contrast"]
-    for sde, ode in zip(rows[::2], rows[1::2]):
-        lines.append(f"| {sde['amplitude']:g} | {sde['t0']:g} | {sde['posterior_at_t0']['target']['mean']:.2f} "
-                     f"| {pm(sde['target'])} | {pm(ode['target'])} | {pm(sde['loglik_gap'], 1)} "
-                     f"| {pm(ode['loglik_gap'], 1)} |")
-    out["contrast"] = "\n".join(lines)
+    out["contrast"] = markdown_table(
+        ["object height", "t0", "posterior at t0", "SDE target weight", "ODE target weight", "SDE loglik gap",
+         "ODE loglik gap"],
+        [[f"{sde['amplitude']:g}", f"{sde['t0']:g}", f"{sde['posterior_at_t0']['target']['mean']:.2f}",
+          pm(sde["target"]), pm(ode["target"]), pm(sde["loglik_gap"], 1), pm(ode["loglik_gap"], 1)]
+         for sde, ode in zip(rows[::2], rows[1::2])])
 
-    lines = ["| t0 | sub-drags | sampler | near target | target weight | loglik gap | atypical | pasted square var |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in t["eta"]:
-        if r["method"] == "sde" and r["eta"] == 0.25:
-            continue  # between eta 0 and 0.5 (eval_exact.md has it)
-        sampler = "ODE-Drag" if r["method"] == "ode" else ("SDE-Drag (eta 1)" if r["eta"] == 1 else f"Cycle eta {r['eta']:g}")
-        lines.append(f"| {r['t0']:g} | {r['subdrags']} | {sampler} | {pm(r['near'])} | {pm(r['target'])} "
-                     f"| {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} | {r['whitened_var']['target square']:.2f} |")
-    out["eta"] = "\n".join(lines)
+    def sampler(r):
+        return "ODE-Drag" if r["method"] == "ode" else ("SDE-Drag (eta 1)" if r["eta"] == 1 else f"Cycle eta {r['eta']:g}")
 
-    lines = ["| plan | steps | t0 | sub-drags | rows / image | target weight | near target | loglik gap | atypical |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    out["eta"] = markdown_table(
+        ["t0", "sub-drags", "sampler", "near target", "target weight", "loglik gap", "atypical", "pasted square var"],
+        [[f"{r['t0']:g}", r["subdrags"], sampler(r), pm(r["near"]), pm(r["target"]), pm(r["loglik_gap"], 1),
+          pct(r["atypical"]), square_var(r)]
+         for r in t["eta"] if not (r["method"] == "sde" and r["eta"] == 0.25)])  # eta 0.25: between 0 and 0.5 (eval_exact.md has it)
+
+    def plan(r):
+        return (r["steps"], r["t0"], r["subdrags"])
+
+    rows = []
     for method in ("sde", "ode"):
         cost = t["cost"][method]
-        default = cost["default"]
-        def plan(r):
-            return (r["steps"], r["t0"], r["subdrags"])
-
-        cheapest = cost["cheapest_holding"]
+        default, cheapest = cost["default"], cost["cheapest_holding"]
         at_default_t0 = [p for p in cost["plans"] if p["holds"] and p["t0"] == default["t0"]]
         picks = [("paper default", default), ("cheapest that holds", cheapest)]
         if cheapest["t0"] != default["t0"] and plan(at_default_t0[0]) != plan(default):
             picks.append((f"cheapest that holds at t0 {default['t0']:g}", at_default_t0[0]))
-        for name, r in picks:
-            lines.append(f"| {short(r)}: {name} | {r['steps']} | {r['t0']:g} | {r['subdrags']} | {r['rows_per_image']:.0f} "
-                         f"| {pm(r['target'])} | {pm(r['near'])} | {pm(r['loglik_gap'], 1)} | {pct(r['atypical'])} |")
-    out["cost"] = "\n".join(lines)
+        rows += [[f"{short(r)}: {name}", r["steps"], f"{r['t0']:g}", r["subdrags"], f"{r['rows_per_image']:.0f}",
+                  pm(r["target"]), pm(r["near"]), pm(r["loglik_gap"], 1), pct(r["atypical"])] for name, r in picks]
+    out["cost"] = markdown_table(
+        ["plan", "steps", "t0", "sub-drags", "rows / image", "target weight", "near target", "loglik gap", "atypical"],
+        rows)
     return out
 
 

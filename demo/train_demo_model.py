@@ -67,6 +67,17 @@ def cosine_lr_frac(step, frac, base, final, warmup):
     return w * (final + 0.5 * (base - final) * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
+def phase_progress(opt, step, steps, started, minutes, lr, warmup):
+    """How much of a training phase's budget is spent: ``step / steps`` when a step count is
+    given, else the wall time since ``started`` over ``minutes``; the phase ends at 1. Before
+    that it sets ``opt``'s learning rate to ``cosine_lr_frac`` from ``lr`` down to ``lr / 20``."""
+    frac = step / steps if steps is not None else (time.time() - started) / (minutes * 60)
+    if frac < 1.0:
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr_frac(step, frac, lr, lr * 0.05, warmup)
+    return frac
+
+
 def save_sf(sd, path, metadata=None):
     from safetensors.torch import save_file
     tmp = path + ".tmp"
@@ -104,12 +115,7 @@ def train_autoencoder(dm, scenes, a, settings, out_dir, ckpt_dir):
     total = a.ae_steps
     step, hist = 0, []
     last_ckpt = time.time()
-    while True:
-        frac = step / total if total is not None else (time.time() - t0) / (a.ae_minutes * 60)
-        if frac >= 1.0:
-            break
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr_frac(step, frac, a.ae_lr, a.ae_lr * 0.05, 100)
+    while phase_progress(opt, step, total, t0, a.ae_minutes, a.ae_lr, 100) < 1.0:
         x, _ = scenes.generate_batch(rng, a.ae_batch)
         x = x * 2 - 1
         z = ae.encode(x)
@@ -268,12 +274,7 @@ def train_unet(dm, scenes, ae, scale, a, settings, out_dir, ckpt_dir):
         torch.save({"unet": unet.state_dict(), "text": text.state_dict(), "step": step0 + step, "total": total},
                    os.path.join(ckpt_dir, "unet_ckpt.pt"))
 
-    while True:
-        frac = step / total if total is not None else (time.time() - t0) / (a.unet_minutes * 60)
-        if frac >= 1.0:
-            break
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr_frac(step, frac, a.unet_lr, a.unet_lr * 0.05, 200)
+    while phase_progress(opt, step, total, t0, a.unet_minutes, a.unet_lr, 200) < 1.0:
         # refresh part of the buffer with new scenes
         z, c, s = fresh(a.refresh)
         idx = torch.arange(ptr, ptr + a.refresh) % N
@@ -351,12 +352,7 @@ def finetune_decoder(dm, scenes, a, settings_d, out_dir, ckpt_dir):
     log(f"decoder fine-tune: start PSNR {p0:.2f} dB")
     t0 = time.time()
     step, hist, last_ckpt = 0, [], time.time()
-    while True:
-        frac = step / a.dec_steps if a.dec_steps is not None else (time.time() - t0) / (a.dec_minutes * 60)
-        if frac >= 1.0:
-            break
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr_frac(step, frac, a.dec_lr, a.dec_lr * 0.05, 50)
+    while phase_progress(opt, step, a.dec_steps, t0, a.dec_minutes, a.dec_lr, 50) < 1.0:
         x, _ = scenes.generate_batch(rng, a.ae_batch)
         x = x * 2 - 1
         with torch.no_grad():

@@ -6,6 +6,7 @@ import os
 
 from comfy_api.v0_0_2 import io
 
+from .base import SDEDragNode
 from .demo_model import COLOURS, SHAPES, load_demo_model
 from .inputs import DEMO_CATEGORY
 from .presets import DEMO_PRESETS_TEXT
@@ -13,36 +14,38 @@ from .presets import DEMO_PRESETS_TEXT
 DEMO_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "weights")
 
 
-class SDEDragDemoLoader(io.ComfyNode):
-    """Loads the tiny model this pack trains and ships (no download needed)."""
+class SDEDragDemoLoader(SDEDragNode):
+    """Loads the embedded demo model that ComfyUI-SDE-Drag trains itself (demo/train_demo_model.py) and ships
+    in demo/weights: MODEL, CLIP and VAE built from ComfyUI's own classes, small enough to drag on a CPU in
+    seconds. It generates and edits 64x64 scenes: a smooth, textured two-colour background with one shaded,
+    textured object (disc, square or triangle, radius about 7-13 px) in a saturated colour. Prompt
+    vocabulary: colours {colours}; shapes {shapes} (e.g. "red disc"); unknown words are ignored. The latent
+    is 16x16x4 (factor 4): an Empty Latent Image of 128x128 gives a 16x16 latent (a 64x64 image), or encode a
+    64x64 image with VAE Encode. {presets} For real work swap this loader for Load Checkpoint (SD1.5) and use
+    the paper's presets."""
+    node_id = "SDEDragDemoLoader"
+    display_name = "SDE Drag Demo Model Loader"
+    category = DEMO_CATEGORY
 
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragDemoLoader", display_name="SDE Drag Demo Model Loader", category=DEMO_CATEGORY,
-            description=(
-                "Loads the embedded demo model that ComfyUI-SDE-Drag trains itself (demo/train_demo_model.py) "
-                "and ships in demo/weights: MODEL, CLIP and VAE built from ComfyUI's own classes, small enough "
-                "to drag on a CPU in seconds. It generates and edits 64x64 scenes: a smooth, textured two-colour "
-                "background with one shaded, textured object (disc, square or triangle, radius about 7-13 px) "
-                "in a saturated colour. Prompt vocabulary: colours " + ", ".join(COLOURS) + "; shapes "
-                + ", ".join(SHAPES) + " (e.g. \"red disc\"); unknown words are ignored. The latent is 16x16x4 "
-                "(factor 4): an Empty Latent Image of 128x128 gives a 16x16 latent (a 64x64 image), or encode a "
-                "64x64 image with VAE Encode. " + DEMO_PRESETS_TEXT + " For real work swap this loader for Load "
-                "Checkpoint (SD1.5) and use the paper's presets."),
-            inputs=[],
-            outputs=[
-                io.Model.Output(display_name="MODEL", tooltip=(
-                    "The demo diffusion model: an SD1.5-style epsilon-predicting UNet (1000-step discrete "
-                    "schedule) on 16x16x4 latents. Works with KSampler and every SDE Drag node.")),
-                io.Clip.Output(display_name="CLIP", tooltip=(
-                    "The demo text encoder for the core CLIP Text Encode node. It knows only the colour and "
-                    "shape words listed in the description; other words are ignored, an empty prompt is the "
-                    "unconditional (negative) prompt.")),
-                io.Vae.Output(display_name="VAE", tooltip=(
-                    "The demo autoencoder for VAE Encode / VAE Decode: 64x64 RGB <-> 16x16x4 latents "
-                    "(downscale factor 4, not SD's 8).")),
-            ])
+    def description(cls):
+        return super().description().format(colours=", ".join(COLOURS), shapes=", ".join(SHAPES),
+                                            presets=DEMO_PRESETS_TEXT)
+
+    @classmethod
+    def schema_outputs(cls):
+        return [
+            io.Model.Output(display_name="MODEL", tooltip=(
+                "The demo diffusion model: an SD1.5-style epsilon-predicting UNet (1000-step discrete "
+                "schedule) on 16x16x4 latents. Works with KSampler and every SDE Drag node.")),
+            io.Clip.Output(display_name="CLIP", tooltip=(
+                "The demo text encoder for the core CLIP Text Encode node. It knows only the colour and "
+                "shape words listed in the description; other words are ignored, an empty prompt is the "
+                "unconditional (negative) prompt.")),
+            io.Vae.Output(display_name="VAE", tooltip=(
+                "The demo autoencoder for VAE Encode / VAE Decode: 64x64 RGB <-> 16x16x4 latents "
+                "(downscale factor 4, not SD's 8).")),
+        ]
 
     @classmethod
     def execute(cls):

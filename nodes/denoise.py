@@ -5,8 +5,8 @@ from comfy_api.v0_0_2 import io
 
 from ..sde_core import guidance_scales, sample_cycle_sde, sample_ode_masked
 from . import inputs
+from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .inputs import CATEGORY
 from .masks import mask_for
 from .model_space import image_factor, latent_samples, with_samples
 from .runner import Progress, StepControls, run_sampler
@@ -37,39 +37,46 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
     return with_samples(latent, run_sampler(guider, samples, sigmas, loop, seed=seed)[0])
 
 
-def denoise_inputs(recorded_branch: bool) -> list:
-    """The two denoise nodes' inputs, in the order saved workflows hold them."""
-    listed = [inputs.model(), inputs.latent("The (edited) latent at t0."), inputs.trajectory(),
-              inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
-              inputs.mask(),
-              io.Combo.Input("cfg_ramp", options=RAMPS, default=RAMPS[0], optional=True,
-                             tooltip="Guidance per step: constant, or the paper's linear ramp from 1 near the image "
-                                     "to cfg at t0 (SDE-Drag).")]
-    if recorded_branch:
-        listed += [
-            io.Conditioning.Input("recorded_positive", optional=True, tooltip=(
-                "Optional prompt for the recorded branch (DiffEdit-SDE: the SOURCE prompt; positive is then the target "
-                "prompt). Without it both branches see positive, and an unedited latent comes back unchanged.")),
-            io.Conditioning.Input("recorded_negative", optional=True,
-                                  tooltip="Negative for the recorded branch (defaults to negative)."),
-        ]
-    return listed
+class DenoiseAlongRecording(SDEDragNode):
+    """What the two denoise nodes share: their inputs, in the order saved workflows hold them (SDE Denoise
+    adds the recorded branch's prompts), and their widget check."""
+    recorded_branch = False
 
-
-class SDEDragCycleDenoise(io.ComfyNode):
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragCycleDenoise", display_name="SDE Denoise (Cycle-SDE)", category=CATEGORY,
-            description="SDE Denoise (Cycle-SDE): the DDPM sampler driven by the noise recorded by Stochastic "
-                        "Inversion. Unedited, it returns the input exactly; edited, it is the paper's SDE edit. Each "
-                        "step evaluates the edited and the recorded latent in one batched model call.",
-            inputs=denoise_inputs(recorded_branch=True),
-            outputs=[io.Latent.Output(tooltip="The clean edited latent.")])
+    def schema_inputs(cls):
+        listed = [inputs.model(), inputs.latent("The (edited) latent at t0."), inputs.trajectory(),
+                  inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
+                  inputs.mask(),
+                  io.Combo.Input("cfg_ramp", options=RAMPS, default=RAMPS[0], optional=True,
+                                 tooltip="Guidance per step: constant, or the paper's linear ramp from 1 near the "
+                                         "image to cfg at t0 (SDE-Drag).")]
+        if cls.recorded_branch:
+            listed += [
+                io.Conditioning.Input("recorded_positive", optional=True, tooltip=(
+                    "Optional prompt for the recorded branch (DiffEdit-SDE: the SOURCE prompt; positive is then the "
+                    "target prompt). Without it both branches see positive, and an unedited latent comes back "
+                    "unchanged.")),
+                io.Conditioning.Input("recorded_negative", optional=True,
+                                      tooltip="Negative for the recorded branch (defaults to negative)."),
+            ]
+        return listed
 
     @classmethod
     def validate_inputs(cls, cfg=None, cfg_ramp=None):
         return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
+
+
+class SDEDragCycleDenoise(DenoiseAlongRecording):
+    """SDE Denoise (Cycle-SDE): the DDPM sampler driven by the noise recorded by Stochastic Inversion.
+    Unedited, it returns the input exactly; edited, it is the paper's SDE edit. Each step evaluates the
+    edited and the recorded latent in one batched model call."""
+    node_id = "SDEDragCycleDenoise"
+    display_name = "SDE Denoise (Cycle-SDE)"
+    recorded_branch = True
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Latent.Output(tooltip="The clean edited latent.")]
 
     @classmethod
     def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
@@ -82,19 +89,15 @@ class SDEDragCycleDenoise(io.ComfyNode):
                                            recorded_branch=True))
 
 
-class SDEDragODEDenoise(io.ComfyNode):
-    @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragODEDenoise", display_name="ODE Denoise (DDIM)", category=CATEGORY,
-            description="ODE Denoise (DDIM, eta = 0): the deterministic baseline. With a mask, the region outside it "
-                        "is taken from the recording after every step.",
-            inputs=denoise_inputs(recorded_branch=False),
-            outputs=[io.Latent.Output(tooltip="The clean latent.")])
+class SDEDragODEDenoise(DenoiseAlongRecording):
+    """ODE Denoise (DDIM, eta = 0): the deterministic baseline. With a mask, the region outside it is taken
+    from the recording after every step."""
+    node_id = "SDEDragODEDenoise"
+    display_name = "ODE Denoise (DDIM)"
 
     @classmethod
-    def validate_inputs(cls, cfg=None, cfg_ramp=None):
-        return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
+    def schema_outputs(cls):
+        return [io.Latent.Output(tooltip="The clean latent.")]
 
     @classmethod
     def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,

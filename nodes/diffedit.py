@@ -13,8 +13,8 @@ from comfy_api.v0_0_2 import io
 from ..sde_core import noise_to
 from ..sde_core.diffedit import diffedit_mask
 from . import inputs
+from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .inputs import CATEGORY
 from .model_space import choose_sigmas, generator_for, image_factor, latent_samples, schedule_of
 from .runner import Progress, StepControls, run_sampler
 
@@ -46,35 +46,38 @@ def noise_predictions(model, latent, spec: GuidanceSpec, sigma: float, noises: i
     return run_sampler(guider, samples, torch.tensor([sigma, 0.0]), loop, seed=seed)[1]
 
 
-class SDEDragDiffEditMask(io.ComfyNode):
+class SDEDragDiffEditMask(SDEDragNode):
+    """DiffEdit mask: where the model's noise predictions under the source and the target prompt differ,
+    averaged over a few seeded noises at one noise level, normalised to [0, 1], optionally blurred and
+    thresholded. Equal prompts give an all-zero mask. Use it as the mask of ODE Denoise (DiffEdit-ODE) or
+    SDE Denoise (Cycle-SDE) with recorded_positive = source (DiffEdit-SDE)."""
+    node_id = "SDEDragDiffEditMask"
+    display_name = "DiffEdit Mask"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragDiffEditMask", display_name="DiffEdit Mask", category=CATEGORY,
-            description="DiffEdit mask: where the model's noise predictions under the source and the target prompt "
-                        "differ, averaged over a few seeded noises at one noise level, normalised to [0, 1], "
-                        "optionally blurred and thresholded. Equal prompts give an all-zero mask. Use it as the mask "
-                        "of ODE Denoise (DiffEdit-ODE) or SDE Denoise (Cycle-SDE) with recorded_positive = source "
-                        "(DiffEdit-SDE).",
-            inputs=[
-                inputs.model(), inputs.latent(),
-                io.Conditioning.Input("source", tooltip="Prompt that describes the input image as it is."),
-                io.Conditioning.Input("target", tooltip="Prompt that describes the desired edit."),
-                io.Float.Input("strength", default=0.5, min=0.01, max=1.0, step=0.01,
-                               tooltip="Noise level of the comparison as a fraction of T (DiffEdit: 0.5)."),
-                io.Int.Input("noises", default=10, min=1, max=100,
-                             tooltip="How many seeded noises the difference is averaged over (DiffEdit: 10)."),
-                io.Float.Input("threshold", default=0.5, min=0.0, max=0.99, step=0.01,
-                               tooltip="Cells whose normalised difference is above this are edited."),
-                io.Float.Input("blur", default=0.0, min=0.0, max=16.0, step=0.1,
-                               tooltip="Gaussian blur of the map before the threshold, std in latent cells."),
-                inputs.seed(), inputs.negative(), inputs.cfg(default=1.0, optional=True),
-            ],
-            outputs=[io.Mask.Output(display_name="mask", tooltip="Binary mask (1 = edit) at the image's size."),
-                     io.Mask.Output(display_name="soft_mask", tooltip="The normalised difference map before the "
-                                                                      "threshold."),
-                     io.Image.Output(display_name="preview",
-                                     tooltip="The soft map as a grey image, for a Preview Image node.")])
+    def schema_inputs(cls):
+        return [
+            inputs.model(), inputs.latent(),
+            io.Conditioning.Input("source", tooltip="Prompt that describes the input image as it is."),
+            io.Conditioning.Input("target", tooltip="Prompt that describes the desired edit."),
+            io.Float.Input("strength", default=0.5, min=0.01, max=1.0, step=0.01,
+                           tooltip="Noise level of the comparison as a fraction of T (DiffEdit: 0.5)."),
+            io.Int.Input("noises", default=10, min=1, max=100,
+                         tooltip="How many seeded noises the difference is averaged over (DiffEdit: 10)."),
+            io.Float.Input("threshold", default=0.5, min=0.0, max=0.99, step=0.01,
+                           tooltip="Cells whose normalised difference is above this are edited."),
+            io.Float.Input("blur", default=0.0, min=0.0, max=16.0, step=0.1,
+                           tooltip="Gaussian blur of the map before the threshold, std in latent cells."),
+            inputs.seed(), inputs.negative(), inputs.cfg(default=1.0, optional=True),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Mask.Output(display_name="mask", tooltip="Binary mask (1 = edit) at the image's size."),
+                io.Mask.Output(display_name="soft_mask", tooltip="The normalised difference map before the "
+                                                                 "threshold."),
+                io.Image.Output(display_name="preview",
+                                tooltip="The soft map as a grey image, for a Preview Image node.")]
 
     @classmethod
     def validate_inputs(cls, strength=None, threshold=None, blur=None, cfg=None):

@@ -9,8 +9,8 @@ from comfy_api.v0_0_2 import io
 
 from ..sde_core import copy_paste, guidance_scales, lora_scales, ode_method, plan_subdrags, sde_drag, sde_method
 from . import inputs
+from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .inputs import CATEGORY
 from .limits import check_memory, check_representable
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
 from .masks import mask_for
@@ -66,18 +66,21 @@ def plan_text(n_subdrags: int, n_steps: int, calls_per_step: int) -> str:
     return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps * calls_per_step} model calls"
 
 
-class SDEDragCopyPaste(io.ComfyNode):
+class SDEDragCopyPaste(SDEDragNode):
+    """Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, refills the
+    source with beta * old + sqrt(1 - beta^2) * fresh noise (one draw per pair) and writes alpha * clone at
+    the target. Feed it the latent from an inversion node, then denoise along the same trajectory."""
+    node_id = "SDEDragCopyPaste"
+    display_name = "Latent Copy-Paste Drag"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragCopyPaste", display_name="Latent Copy-Paste Drag", category=CATEGORY,
-            description="Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, "
-                        "refills the source with beta * old + sqrt(1 - beta^2) * fresh noise (one draw per pair) and "
-                        "writes alpha * clone at the target. Feed it the latent from an inversion node, then denoise "
-                        "along the same trajectory.",
-            inputs=[inputs.latent("The latent at t0 from an inversion node."), inputs.trajectory(),
-                    inputs.drag_points(), *drag_knobs(), inputs.seed()],
-            outputs=[io.Latent.Output(display_name="edited_latent", tooltip="The edited latent at t0.")])
+    def schema_inputs(cls):
+        return [inputs.latent("The latent at t0 from an inversion node."), inputs.trajectory(),
+                inputs.drag_points(), *drag_knobs(), inputs.seed()]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Latent.Output(display_name="edited_latent", tooltip="The edited latent at t0.")]
 
     @classmethod
     def validate_inputs(cls, alpha=None, beta=None):
@@ -126,33 +129,39 @@ def lora_ramp(model, guider, sigmas, lora_scale_min):
     return model, [set_lora_scale]
 
 
-class SDEDragAllInOne(io.ComfyNode):
+class SDEDragAllInOne(SDEDragNode):
+    """SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small
+    sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the patches and
+    denoises with the recorded noise, keeping the region outside the mask. method 'ode' runs the ODE-Drag
+    baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near the image to cfg at t0. When the MODEL
+    carries an identity LoRA (Identity LoRA node), its scale ramps with a cosine from lora_scale_min at t0 to
+    1 near the image. Before the first model call it logs its plan (sub-drags x steps = model calls)."""
+    node_id = "SDEDragAllInOne"
+    display_name = "SDE Drag"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragAllInOne", display_name="SDE Drag", category=CATEGORY,
-            description="SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small "
-                        "sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the "
-                        "patches and denoises with the recorded noise, keeping the region outside the mask. method "
-                        "'ode' runs the ODE-Drag baseline (DDIM inversion and DDIM). cfg ramps linearly from 1 near "
-                        "the image to cfg at t0. When the MODEL carries an identity LoRA (Identity LoRA node), its "
-                        "scale ramps with a cosine from lora_scale_min at t0 to 1 near the image. Before the first "
-                        "model call it logs its plan (sub-drags x steps = model calls). "
-                        + PAPER_PRESETS_TEXT + " " + DEMO_PRESETS_TEXT,
-            inputs=[
-                inputs.model(), inputs.positive(), inputs.latent(), inputs.drag_points(),
-                io.Combo.Input("method", options=["sde", "ode"], default="sde",
-                               tooltip="sde: SDE-Drag; ode: the ODE-Drag baseline."),
-                inputs.steps(), inputs.t0(), inputs.cfg(),
-                io.Int.Input("step_size", default=PAPER["step_size"], min=1, max=64,
-                             tooltip=f"Latent cells moved per sub-drag (paper: {PAPER['step_size']}). Smaller is "
-                                     "slower and gentler."),
-                *drag_knobs(), inputs.seed(),
-                inputs.negative(), inputs.mask(), inputs.guider(), inputs.sigmas(), lora_scale_min(),
-            ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="The dragged latent."),
-                     io.Latent.Output(display_name="frames", tooltip="The latent after every sub-drag (sub-drag-major "
-                                                                     "batch): decode and save as an animation.")])
+    def description(cls):
+        return f"{super().description()} {PAPER_PRESETS_TEXT} {DEMO_PRESETS_TEXT}"
+
+    @classmethod
+    def schema_inputs(cls):
+        return [
+            inputs.model(), inputs.positive(), inputs.latent(), inputs.drag_points(),
+            io.Combo.Input("method", options=["sde", "ode"], default="sde",
+                           tooltip="sde: SDE-Drag; ode: the ODE-Drag baseline."),
+            inputs.steps(), inputs.t0(), inputs.cfg(),
+            io.Int.Input("step_size", default=PAPER["step_size"], min=1, max=64,
+                         tooltip=f"Latent cells moved per sub-drag (paper: {PAPER['step_size']}). Smaller is "
+                                 "slower and gentler."),
+            *drag_knobs(), inputs.seed(),
+            inputs.negative(), inputs.mask(), inputs.guider(), inputs.sigmas(), lora_scale_min(),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Latent.Output(display_name="latent", tooltip="The dragged latent."),
+                io.Latent.Output(display_name="frames", tooltip="The latent after every sub-drag (sub-drag-major "
+                                                                "batch): decode and save as an animation.")]
 
     @classmethod
     def validate_inputs(cls, method=None, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None):

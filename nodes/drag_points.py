@@ -6,26 +6,31 @@ import uuid
 
 from comfy_api.v0_0_2 import io
 
-from .inputs import CATEGORY, DragPointsType
+from .base import SDEDragNode
+from .inputs import DragPointsType
 from .points_format import parse_drag_points
 
-class SDEDragPoints(io.ComfyNode):
+class SDEDragPoints(SDEDragNode):
+    """Source -> target point pairs in image pixels. Click on the image to set a source, click again for its
+    target; drag a point to move it; right-click deletes the nearest pair. Also accepts hand-written text:
+    one 'sx,sy -> tx,ty' per line."""
+    node_id = "SDEDragPoints"
+    display_name = "Drag Points"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragPoints", display_name="Drag Points", category=CATEGORY,
-            description="Source -> target point pairs in image pixels. Click on the image to set a source, click "
-                        "again for its target; drag a point to move it; right-click deletes the nearest pair. "
-                        "Also accepts hand-written text: one 'sx,sy -> tx,ty' per line.",
-            inputs=[
-                io.String.Input("points", multiline=True, default='{"points": []}',
-                                tooltip='Point pairs as JSON {"points": [[[sx, sy], [tx, ty]], ...], "width": W, '
-                                        '"height": H} (what the widget writes) or text lines "sx,sy -> tx,ty".'),
-                io.Image.Input("image", optional=True, tooltip="The image to pick points on; shown in the widget. "
-                                                               "When given, points are checked against its size."),
-            ],
-            outputs=[DragPointsType.Output(display_name="drag_points",
-                                       tooltip="The point pairs, in pixels of the image they were picked on.")])
+    def schema_inputs(cls):
+        return [
+            io.String.Input("points", multiline=True, default='{"points": []}',
+                            tooltip='Point pairs as JSON {"points": [[[sx, sy], [tx, ty]], ...], "width": W, '
+                                    '"height": H} (what the widget writes) or text lines "sx,sy -> tx,ty".'),
+            io.Image.Input("image", optional=True, tooltip="The image to pick points on; shown in the widget. "
+                                                           "When given, points are checked against its size."),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [DragPointsType.Output(display_name="drag_points",
+                                      tooltip="The point pairs, in pixels of the image they were picked on.")]
 
     @classmethod
     def execute(cls, points, image=None):

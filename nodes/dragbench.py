@@ -11,7 +11,8 @@ from PIL import Image
 from comfy_api.v0_0_2 import io
 
 from . import inputs
-from .inputs import CATEGORY, DragPointsType
+from .base import SDEDragNode
+from .inputs import DragPointsType
 from .points_format import DragPoints, parse_drag_points
 
 PACK_CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "cases")
@@ -93,21 +94,23 @@ def write_case(folder: str, image: np.ndarray, mask: np.ndarray, points: DragPoi
                    "target": [list(t) for _, t in points.pairs]}, f, indent=1)
 
 
-class SDEDragLoadDragBenchCase(io.ComfyNode):
+class SDEDragLoadDragBenchCase(SDEDragNode):
+    """Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with source,
+    target, prompt). Lists the pack's bundled demo cases and those in ComfyUI/input/dragbench/."""
+    node_id = "SDEDragLoadDragBenchCase"
+    display_name = "Load DragBench Case"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragLoadDragBenchCase", display_name="Load DragBench Case", category=CATEGORY,
-            description="Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with "
-                        "source, target, prompt). Lists the pack's bundled demo cases and those in "
-                        "ComfyUI/input/dragbench/.",
-            inputs=[io.Combo.Input(
-                "case", options=list_cases() or ["(no cases found)"],
-                tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")],
-            outputs=[io.Image.Output(display_name="image", tooltip="origin_image.png"),
-                     io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
-                     DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),
-                     io.String.Output(display_name="prompt", tooltip="the case's prompt")])
+    def schema_inputs(cls):  # listed at every schema request, so added cases show after a refresh
+        return [io.Combo.Input("case", options=list_cases() or ["(no cases found)"],
+                               tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Image.Output(display_name="image", tooltip="origin_image.png"),
+                io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
+                DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),
+                io.String.Output(display_name="prompt", tooltip="the case's prompt")]
 
     @classmethod
     def validate_inputs(cls, case=None):

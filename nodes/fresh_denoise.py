@@ -14,8 +14,8 @@ from comfy_api.v0_0_2 import io
 
 from ..sde_core import KnownRegion, noise_to, sample_eta
 from . import inputs
+from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .inputs import CATEGORY
 from .masks import mask_for
 from .model_space import (choose_sigmas, from_model_space, generator_for, image_factor, latent_samples, schedule_of,
                           with_samples)
@@ -61,34 +61,37 @@ def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=Non
     return with_samples(latent, out), with_samples(latent, _start_out(model, start, sigma0))
 
 
-class SDEDragFreshDenoise(io.ComfyNode):
+class SDEDragFreshDenoise(SDEDragNode):
+    """SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded noise, then
+    denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same noised start for any eta, so an
+    SDE and an ODE run differ only in the sampler. With a mask (or the latent's noise_mask) it inpaints:
+    outside the mask the input is kept. t0 = 1 starts from pure noise."""
+    node_id = "SDEDragFreshDenoise"
+    display_name = "SDE/ODE Img2Img & Inpaint (fresh noise)"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragFreshDenoise", display_name="SDE/ODE Img2Img & Inpaint (fresh noise)", category=CATEGORY,
-            description="SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded "
-                        "noise, then denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same "
-                        "noised start for any eta, so an SDE and an ODE run differ only in the sampler. With a mask "
-                        "(or the latent's noise_mask) it inpaints: outside the mask the input is kept. t0 = 1 starts "
-                        "from pure noise.",
-            inputs=[
-                inputs.model(),
-                inputs.latent("The clean input latent (e.g. from VAE Encode); for inpainting, the original image's "
-                              "latent."),
-                eta_input(), inputs.steps(),
-                inputs.t0("How far the input is noised (0 < t0 <= 1): small keeps the image, 1 starts from (almost) "
-                          "pure noise, e.g. full inpainting. Ignored when SIGMAS are connected."),
-                inputs.seed(),
-                inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
-                inputs.mask("Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes the input "
-                            "latent noised to that step's level, so the final latent equals the input there. Without "
-                            "it the LATENT's own noise_mask (Set Latent Noise Mask) is used, if any (the same sizes "
-                            "apply to it). " + inputs.MASK_SIZE),
-                inputs.sigmas(),
-            ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="The clean result."),
-                     io.Latent.Output(display_name="noised_start",
-                                      tooltip="The noised latent the denoising started from (at t0).")])
+    def schema_inputs(cls):
+        return [
+            inputs.model(),
+            inputs.latent("The clean input latent (e.g. from VAE Encode); for inpainting, the original image's "
+                          "latent."),
+            eta_input(), inputs.steps(),
+            inputs.t0("How far the input is noised (0 < t0 <= 1): small keeps the image, 1 starts from (almost) "
+                      "pure noise, e.g. full inpainting. Ignored when SIGMAS are connected."),
+            inputs.seed(),
+            inputs.positive(optional=True), inputs.negative(), inputs.cfg(optional=True), inputs.guider(),
+            inputs.mask("Optional inpainting mask (1 = generate, 0 = keep). Outside it every step takes the input "
+                        "latent noised to that step's level, so the final latent equals the input there. Without "
+                        "it the LATENT's own noise_mask (Set Latent Noise Mask) is used, if any (the same sizes "
+                        "apply to it). " + inputs.MASK_SIZE),
+            inputs.sigmas(),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Latent.Output(display_name="latent", tooltip="The clean result."),
+                io.Latent.Output(display_name="noised_start",
+                                 tooltip="The noised latent the denoising started from (at t0).")]
 
     @classmethod
     def validate_inputs(cls, eta=None, t0=None, cfg=None):

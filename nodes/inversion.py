@@ -5,10 +5,11 @@ from comfy_api.v0_0_2 import io
 
 from ..sde_core import ddim_invert, record_forward
 from . import inputs
+from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .inputs import CATEGORY
 from .limits import check_memory, check_representable
 from .model_space import choose_sigmas, clean_start, generator_for, latent_samples, schedule_of, with_samples
+from .noise import NoisesToT0
 from .runner import Progress, StepControls, run_sampler
 from .trajectory import RecordedTrajectory
 
@@ -17,49 +18,45 @@ def _sigma_min(model) -> float:
     return float(model.get_model_object("model_sampling").sigma_min)
 
 
-class SDEDragStochasticInversion(io.ComfyNode):
-    @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragStochasticInversion", display_name="Stochastic Inversion (Cycle-SDE)", category=CATEGORY,
-            description="Cycle-SDE stochastic inversion: noises the latent step by step up to t0 with fresh seeded "
-                        "noise and records every state. SDE Denoise (Cycle-SDE) on the recording gives the input "
-                        "back exactly; on an edited latent it performs the paper's SDE edit. Makes no model call.",
-            inputs=[inputs.model(), inputs.latent(), inputs.steps(), inputs.t0(), inputs.seed(), inputs.sigmas()],
-            outputs=[io.Latent.Output(display_name="latent_at_t0", tooltip="The noised latent at t0 (ComfyUI's "
-                                      "noised-latent convention; edit it, then denoise)."),
-                     inputs.TrajectoryType.Output(display_name="trajectory",
-                                              tooltip="The recorded forward trajectory, for SDE Denoise.")])
+class SDEDragStochasticInversion(NoisesToT0):
+    """Cycle-SDE stochastic inversion: noises the latent step by step up to t0 with fresh seeded noise and
+    records every state. SDE Denoise (Cycle-SDE) on the recording gives the input back exactly; on an edited
+    latent it performs the paper's SDE edit. Makes no model call."""
+    node_id = "SDEDragStochasticInversion"
+    display_name = "Stochastic Inversion (Cycle-SDE)"
 
     @classmethod
-    def validate_inputs(cls, t0=None):
-        return inputs.check_widgets(cls, t0=t0)
+    def schema_outputs(cls):
+        return [io.Latent.Output(display_name="latent_at_t0", tooltip="The noised latent at t0 (ComfyUI's "
+                                 "noised-latent convention; edit it, then denoise)."),
+                inputs.TrajectoryType.Output(display_name="trajectory",
+                                             tooltip="The recorded forward trajectory, for SDE Denoise.")]
 
     @classmethod
     def execute(cls, model, latent, steps, t0, seed, sigmas=None):
-        samples = latent_samples(latent)
-        sigmas = choose_sigmas(model, sigmas, steps, t0)
-        check_memory(samples.shape, len(sigmas) - 1, what="Stochastic Inversion")  # recorded on the CPU
-        schedule = schedule_of(model)
-        check_representable(schedule, sigmas)
-        x0 = model.model.process_latent_in(samples.clone())
+        x0, sigmas, schedule = cls.clean_x0_and_sigmas(model, latent, steps, t0, sigmas)
+        check_memory(x0.shape, len(sigmas) - 1, what="Stochastic Inversion")  # recorded on the CPU
         trajectory = record_forward(x0, sigmas, schedule, generator=generator_for(seed))
         recorded = RecordedTrajectory(trajectory, schedule, "sde", model.model.latent_format, _sigma_min(model))
         return io.NodeOutput(with_samples(latent, recorded.to_user_space(trajectory.latent_at_t0)), recorded)
 
 
-class SDEDragODEInversion(io.ComfyNode):
+class SDEDragODEInversion(SDEDragNode):
+    """DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model (one call per
+    step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative)."""
+    node_id = "SDEDragODEInversion"
+    display_name = "ODE Inversion (DDIM)"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragODEInversion", display_name="ODE Inversion (DDIM)", category=CATEGORY,
-            description="DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model "
-                        "(one call per step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative).",
-            inputs=[inputs.model(), inputs.positive(), inputs.latent(), inputs.steps(), inputs.t0(),
-                    inputs.negative(), inputs.cfg(default=1.0, optional=True), inputs.guider(), inputs.sigmas()],
-            outputs=[io.Latent.Output(display_name="latent_at_t0", tooltip="The inverted latent at t0."),
-                     inputs.TrajectoryType.Output(display_name="trajectory",
-                                              tooltip="Every inversion state, for masked ODE Denoise.")])
+    def schema_inputs(cls):
+        return [inputs.model(), inputs.positive(), inputs.latent(), inputs.steps(), inputs.t0(), inputs.negative(),
+                inputs.cfg(default=1.0, optional=True), inputs.guider(), inputs.sigmas()]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Latent.Output(display_name="latent_at_t0", tooltip="The inverted latent at t0."),
+                inputs.TrajectoryType.Output(display_name="trajectory",
+                                             tooltip="Every inversion state, for masked ODE Denoise.")]
 
     @classmethod
     def validate_inputs(cls, t0=None, cfg=None):

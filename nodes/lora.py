@@ -11,7 +11,7 @@ import folder_paths
 from comfy_api.v0_0_2 import io
 
 from . import inputs
-from .inputs import CATEGORY
+from .base import SDEDragNode
 from .model_space import latent_samples
 from .lora_train import find_identity_lora, fixed_pairs, save_lora, schedule_sigmas, train_identity_lora, \
     with_identity_lora, work_units
@@ -19,36 +19,39 @@ from .lora_train import find_identity_lora, fixed_pairs, save_lora, schedule_sig
 LOSS_PAIRS = 8  # fixed (timestep, noise) pairs on which the node logs the loss before and after
 
 
-class SDEDragIdentityLoRA(io.ComfyNode):
+class SDEDragIdentityLoRA(SDEDragNode):
+    """Fine-tunes a small LoRA (peft, on the attention projections: to_q/to_k/to_v/to_out.0 on UNets,
+    qkv/proj/linear1/linear2 on DiTs such as Flux) on the image with the model's own denoising loss, as
+    SDE-Drag does before dragging so that the result keeps the subject's identity (paper: rank 4, 100 steps,
+    lr 2e-4). Returns a copy of the MODEL carrying the LoRA at full strength for every node; the SDE Drag node
+    ramps its scale per step. The input MODEL is not changed. Needs a second copy of the diffusion model in
+    memory while training."""
+    node_id = "SDEDragIdentityLoRA"
+    display_name = "Identity LoRA (peft)"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragIdentityLoRA", display_name="Identity LoRA (peft)", category=CATEGORY,
-            description="Fine-tunes a small LoRA (peft, on the attention projections: to_q/to_k/to_v/to_out.0 on UNets, "
-                        "qkv/proj/linear1/linear2 on DiTs such as Flux) on the "
-                        "image with the model's own denoising loss, as SDE-Drag does before dragging so that the "
-                        "result keeps the subject's identity (paper: rank 4, 100 steps, lr 2e-4). Returns a copy of "
-                        "the MODEL carrying the LoRA at full strength for every node; the SDE Drag node ramps its "
-                        "scale per step. The input MODEL is not changed. Needs a second copy of the diffusion model "
-                        "in memory while training.",
-            inputs=[
-                inputs.model(),
-                inputs.positive(tooltip="Prompt describing the image (its first entry is used)."),
-                io.Int.Input("rank", default=4, min=1, max=128, tooltip="LoRA rank (paper: 4)."),
-                io.Int.Input("steps", default=100, min=1, max=10000,
-                             tooltip="Training steps, one random timestep and noise each (paper: 100)."),
-                io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1.0, step=1e-5, round=False,
-                               tooltip="AdamW learning rate (paper: 2e-4)."),
-                inputs.seed("Seed of the LoRA initialisation and of the training timesteps and noise: the same seed "
-                            "gives the same LoRA."),
-                io.Latent.Input("latent", optional=True,
-                                tooltip="The image's latent (e.g. from VAE Encode). Or connect image + vae."),
-                io.Image.Input("image", optional=True, tooltip="The image, encoded with vae when no latent is "
-                                                               "connected."),
-                io.Vae.Input("vae", optional=True, tooltip="VAE to encode the image with (only with image)."),
-            ],
-            outputs=[io.Model.Output(display_name="model", tooltip="The MODEL with the identity LoRA (applied at "
-                                                                   "forward time; composes with other LoRAs).")])
+    def schema_inputs(cls):
+        return [
+            inputs.model(),
+            inputs.positive(tooltip="Prompt describing the image (its first entry is used)."),
+            io.Int.Input("rank", default=4, min=1, max=128, tooltip="LoRA rank (paper: 4)."),
+            io.Int.Input("steps", default=100, min=1, max=10000,
+                         tooltip="Training steps, one random timestep and noise each (paper: 100)."),
+            io.Float.Input("learning_rate", default=2e-4, min=1e-7, max=1.0, step=1e-5, round=False,
+                           tooltip="AdamW learning rate (paper: 2e-4)."),
+            inputs.seed("Seed of the LoRA initialisation and of the training timesteps and noise: the same seed "
+                        "gives the same LoRA."),
+            io.Latent.Input("latent", optional=True,
+                            tooltip="The image's latent (e.g. from VAE Encode). Or connect image + vae."),
+            io.Image.Input("image", optional=True, tooltip="The image, encoded with vae when no latent is "
+                                                           "connected."),
+            io.Vae.Input("vae", optional=True, tooltip="VAE to encode the image with (only with image)."),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Model.Output(display_name="model", tooltip="The MODEL with the identity LoRA (applied at "
+                                                              "forward time; composes with other LoRAs).")]
 
     @classmethod
     def validate_inputs(cls, learning_rate=None):
@@ -85,23 +88,27 @@ class SDEDragIdentityLoRA(io.ComfyNode):
         return io.NodeOutput(with_identity_lora(model, lora))
 
 
-class SDEDragSaveLoRA(io.ComfyNode):
+class SDEDragSaveLoRA(SDEDragNode):
+    """Saves the identity LoRA carried by a MODEL (from the Identity LoRA node) as a .safetensors file in
+    ComfyUI's loras folder, in the key format the core Load LoRA node reads. Never overwrites: an existing
+    name gets a _00001 counter."""
+    node_id = "SDEDragSaveLoRA"
+    display_name = "Save Identity LoRA"
+    is_output_node = True
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragSaveLoRA", display_name="Save Identity LoRA", category=CATEGORY, is_output_node=True,
-            description="Saves the identity LoRA carried by a MODEL (from the Identity LoRA node) as a .safetensors "
-                        "file in ComfyUI's loras folder, in the key format the core Load LoRA node reads. Never "
-                        "overwrites: an existing name gets a _00001 counter.",
-            inputs=[
-                io.Model.Input("model", tooltip="A MODEL from the Identity LoRA node."),
-                io.String.Input("filename", default="sde_drag_identity_lora",
-                                tooltip="File name (no folders: anything but letters, digits, '.', '_', '-' and "
-                                        "spaces becomes '_'). .safetensors is added."),
-            ],
-            outputs=[io.String.Output(display_name="lora_name", tooltip="The saved file's name inside the loras "
-                                                                        "folder (what Load LoRA lists after a "
-                                                                        "refresh).")])
+    def schema_inputs(cls):
+        return [
+            io.Model.Input("model", tooltip="A MODEL from the Identity LoRA node."),
+            io.String.Input("filename", default="sde_drag_identity_lora",
+                            tooltip="File name (no folders: anything but letters, digits, '.', '_', '-' and "
+                                    "spaces becomes '_'). .safetensors is added."),
+        ]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.String.Output(display_name="lora_name", tooltip="The saved file's name inside the loras folder "
+                                                                   "(what Load LoRA lists after a refresh).")]
 
     @classmethod
     def execute(cls, model, filename):

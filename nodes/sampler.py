@@ -19,7 +19,7 @@ from comfy_api.v0_0_2 import io
 
 from ..sde_core import sample_eta
 from . import inputs
-from .inputs import CATEGORY
+from .base import SDEDragNode
 from .model_space import schedule_of_sampling
 
 
@@ -56,17 +56,21 @@ def sample_eta_comfy(model, x, sigmas, extra_args=None, callback=None, disable=N
                       noise_sampler=noise_sampler, schedule=schedule)
 
 
-class SDEDragSampler(io.ComfyNode):
+class SDEDragSampler(SDEDragNode):
+    """SDE/ODE sampler as a SAMPLER for SamplerCustom / SamplerCustomAdvanced: the posterior step of
+    x = a(s) x0 + b(s) eps with DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM). Works for EPS, V-prediction and
+    rectified-flow (CONST) models, read from the model at run time; the noise comes from the sampler node's
+    seed, as in ComfyUI's own samplers."""
+    node_id = "SDEDragSampler"
+    display_name = "SDE Sampler (eta)"
+
     @classmethod
-    def define_schema(cls):
-        return io.Schema(
-            node_id="SDEDragSampler", display_name="SDE Sampler (eta)", category=CATEGORY,
-            description="SDE/ODE sampler as a SAMPLER for SamplerCustom / SamplerCustomAdvanced: the posterior step "
-                        "of x = a(s) x0 + b(s) eps with DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM). Works for EPS, "
-                        "V-prediction and rectified-flow (CONST) models, read from the model at run time; the noise "
-                        "comes from the sampler node's seed, as in ComfyUI's own samplers.",
-            inputs=[eta_input()],
-            outputs=[io.Sampler.Output(tooltip="A SAMPLER for SamplerCustom / SamplerCustomAdvanced.")])
+    def schema_inputs(cls):
+        return [eta_input()]
+
+    @classmethod
+    def schema_outputs(cls):
+        return [io.Sampler.Output(tooltip="A SAMPLER for SamplerCustom / SamplerCustomAdvanced.")]
 
     @classmethod
     def validate_inputs(cls, eta=None):

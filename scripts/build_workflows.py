@@ -90,6 +90,14 @@ class Sheet:
     def connect(self, *args):
         self.b.connect(*args)
 
+    def wire(self, node, **origins):
+        """Connects each named input of `node` to its origin (node, slot), in the order given; an origin of
+        None leaves that input open."""
+        for name, origin in origins.items():
+            if origin is not None:
+                self.connect(*origin, node, name)
+        return node
+
     def place(self):
         x = 20
         for column in sorted(self.columns):
@@ -118,6 +126,11 @@ class Demo:
         s.connect(self.loader, 2, self.enc, "vae")
         self.vae = (self.loader, 2)
 
+    def stochastic_inversion(self, column, t0):
+        """Stochastic Inversion of the case's latent up to t0 (50 steps, seed 1234)."""
+        inv = self.s.add("SDEDragStochasticInversion", column, {"steps": 50, "t0": t0, "seed": 1234})
+        return self.s.wire(inv, model=(self.loader, 0), latent=(self.enc, 0))
+
 
 def decode_and_save(s: Sheet, vae, latent_node, slot, column, prefix, animated=False):
     dec = s.add("VAEDecode", column)
@@ -133,11 +146,7 @@ def decode_and_save(s: Sheet, vae, latent_node, slot, column, prefix, animated=F
 
 def drag_node(s, model, pos, neg, latent, points, mask, column, presets, method="sde", title=None, **extra):
     node = s.add("SDEDragAllInOne", column, {"method": method, **presets, **extra}, title=title)
-    for origin, name in ((model, "model"), (pos, "positive"), (neg, "negative"), (latent, "latent"),
-                         (points, "drag_points"), (mask, "mask")):
-        if origin is not None:
-            s.connect(*origin, node, name)
-    return node
+    return s.wire(node, model=model, positive=pos, negative=neg, latent=latent, drag_points=points, mask=mask)
 
 
 # ---- demo templates (run as shipped on the embedded demo model) ----
@@ -166,10 +175,7 @@ def wf_drag_vs_ode(s):
 def fresh(s, model, latent, pos, neg, eta, column, title, t0, steps=50, cfg=3.0, mask=None):
     node = s.add("SDEDragFreshDenoise", column, {"eta": eta, "steps": steps, "t0": t0, "seed": 1234, "cfg": cfg},
                  title=title)
-    for origin, name in ((model, "model"), (latent, "latent"), (pos, "positive"), (neg, "negative"), (mask, "mask")):
-        if origin is not None:
-            s.connect(*origin, node, name)
-    return node
+    return s.wire(node, model=model, latent=latent, positive=pos, negative=neg, mask=mask)
 
 
 def wf_img2img(s):
@@ -200,9 +206,7 @@ def wf_lora(s):
                 "with a cosine from lora_scale_min at t0 to 1 near the picture. Skip it when the edit merely "
                 "reproduces the original (overfitting).")
     lora = s.add("SDEDragIdentityLoRA", 2, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
-    s.connect(d.loader, 0, lora, "model")
-    s.connect(d.pos, 0, lora, "positive")
-    s.connect(d.enc, 0, lora, "latent")
+    s.wire(lora, model=(d.loader, 0), positive=(d.pos, 0), latent=(d.enc, 0))
     node = drag_node(s, (lora, 0), (d.pos, 0), (d.neg, 0), (d.enc, 0), (d.case, 2), (d.case, 1), 3, DRAG,
                      lora_scale_min=0.5)
     decode_and_save(s, d.vae, node, 0, 4, "sde_drag/lora_result")
@@ -218,24 +222,16 @@ def wf_diffedit(s):
     s.connect(d.loader, 1, target, "clip")
     mask = s.add("SDEDragDiffEditMask", 2, {"strength": 0.5, "noises": 10, "threshold": 0.5, "blur": 1.0,
                                             "seed": 1234})
-    for origin, name in ((d.loader, "model"), (d.enc, "latent"), (d.pos, "source"), (target, "target")):
-        s.connect(origin, 0, mask, name)
-    inv = s.add("SDEDragStochasticInversion", 3, {"steps": 50, "t0": 0.7, "seed": 1234})
-    s.connect(d.loader, 0, inv, "model")
-    s.connect(d.enc, 0, inv, "latent")
+    s.wire(mask, model=(d.loader, 0), latent=(d.enc, 0), source=(d.pos, 0), target=(target, 0))
+    inv = d.stochastic_inversion(3, 0.7)
     ode_inv = s.add("SDEDragODEInversion", 3, {"steps": 50, "t0": 0.7})
-    s.connect(d.loader, 0, ode_inv, "model")
-    s.connect(d.pos, 0, ode_inv, "positive")
-    s.connect(d.enc, 0, ode_inv, "latent")
+    s.wire(ode_inv, model=(d.loader, 0), positive=(d.pos, 0), latent=(d.enc, 0))
     sde = s.add("SDEDragCycleDenoise", 4, {"cfg": 5.0}, title="DiffEdit-SDE")
-    for origin, slot, name in ((d.loader, 0, "model"), (inv, 0, "latent"), (inv, 1, "trajectory"),
-                               (target, 0, "positive"), (d.neg, 0, "negative"), (mask, 0, "mask"),
-                               (d.pos, 0, "recorded_positive")):
-        s.connect(origin, slot, sde, name)
+    s.wire(sde, model=(d.loader, 0), latent=(inv, 0), trajectory=(inv, 1), positive=(target, 0), negative=(d.neg, 0),
+           mask=(mask, 0), recorded_positive=(d.pos, 0))
     ode = s.add("SDEDragODEDenoise", 4, {"cfg": 5.0}, title="DiffEdit-ODE")
-    for origin, slot, name in ((d.loader, 0, "model"), (ode_inv, 0, "latent"), (ode_inv, 1, "trajectory"),
-                               (target, 0, "positive"), (d.neg, 0, "negative"), (mask, 0, "mask")):
-        s.connect(origin, slot, ode, name)
+    s.wire(ode, model=(d.loader, 0), latent=(ode_inv, 0), trajectory=(ode_inv, 1), positive=(target, 0),
+           negative=(d.neg, 0), mask=(mask, 0))
     decode_and_save(s, d.vae, sde, 0, 5, "sde_drag/diffedit_sde")
     decode_and_save(s, d.vae, ode, 0, 5, "sde_drag/diffedit_ode")
 
@@ -244,13 +240,9 @@ def wf_reconstruction(s):
     d = Demo(s, "# Cycle-SDE gives the input back\nStochastic Inversion then SDE Denoise with no edit: the latent "
                 "comes back exactly (the recorded noise retraces the path). The decoded picture equals the VAE's own "
                 "reconstruction.")
-    inv = s.add("SDEDragStochasticInversion", 2, {"steps": 50, "t0": 0.6, "seed": 1234})
-    s.connect(d.loader, 0, inv, "model")
-    s.connect(d.enc, 0, inv, "latent")
+    inv = d.stochastic_inversion(2, 0.6)
     den = s.add("SDEDragCycleDenoise", 2, {"cfg": 3.0})
-    for origin, slot, name in ((d.loader, 0, "model"), (inv, 0, "latent"), (inv, 1, "trajectory"),
-                               (d.pos, 0, "positive"), (d.neg, 0, "negative")):
-        s.connect(origin, slot, den, name)
+    s.wire(den, model=(d.loader, 0), latent=(inv, 0), trajectory=(inv, 1), positive=(d.pos, 0), negative=(d.neg, 0))
     decode_and_save(s, d.vae, den, 0, 3, "sde_drag/reconstruction")
     decode_and_save(s, d.vae, d.enc, 0, 3, "sde_drag/vae_only")
 
@@ -259,17 +251,12 @@ def wf_composable(s):
     d = Demo(s, "# SDE-Drag built from its parts\nStochastic Inversion records the noise up to t0, Latent Copy-Paste "
                 "Drag moves the patch, SDE Denoise (Cycle-SDE) denoises with the recorded noise inside the mask. "
                 "This is one sub-drag; the all-in-one SDE Drag node repeats it in small steps.")
-    inv = s.add("SDEDragStochasticInversion", 2, {"steps": 50, "t0": 0.6, "seed": 1234})
-    s.connect(d.loader, 0, inv, "model")
-    s.connect(d.enc, 0, inv, "latent")
+    inv = d.stochastic_inversion(2, 0.6)
     paste = s.add("SDEDragCopyPaste", 2, {"r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234})
-    s.connect(inv, 0, paste, "latent")
-    s.connect(inv, 1, paste, "trajectory")
-    s.connect(d.case, 2, paste, "drag_points")
+    s.wire(paste, latent=(inv, 0), trajectory=(inv, 1), drag_points=(d.case, 2))
     den = s.add("SDEDragCycleDenoise", 3, {"cfg": 3.0, "cfg_ramp": "linear from 1 (paper)"})
-    for origin, slot, name in ((d.loader, 0, "model"), (paste, 0, "latent"), (inv, 1, "trajectory"),
-                               (d.pos, 0, "positive"), (d.neg, 0, "negative"), (d.case, 1, "mask")):
-        s.connect(origin, slot, den, name)
+    s.wire(den, model=(d.loader, 0), latent=(paste, 0), trajectory=(inv, 1), positive=(d.pos, 0), negative=(d.neg, 0),
+           mask=(d.case, 1))
     decode_and_save(s, d.vae, den, 0, 4, "sde_drag/composable")
 
 
@@ -352,9 +339,7 @@ def wf_sd15_lora(s):
                 "reproduces the original. Training needs roughly 8-10 GB of GPU memory at 512x512. " + PAINT,
              "sd15", "a photo")
     lora = s.add("SDEDragIdentityLoRA", 3, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
-    s.connect(*r.model, lora, "model")
-    s.connect(*r.pos, lora, "positive")
-    s.connect(*r.latent, lora, "latent")
+    s.wire(lora, model=r.model, positive=r.pos, latent=r.latent)
     drag_template(s, r, PAPER, 3, "sde_drag_sd15_lora", model=(lora, 0), lora_scale_min=0.5)
 
 

@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import sde_core  # noqa: E402
+from exact_mixture import flow_sigmas, sd15_alphas_cumprod, sd15_sigmas  # noqa: E402,F401  (the schedules' one home)
 
 DTYPE = torch.float64
 
@@ -118,33 +119,22 @@ MIXTURE = GaussianMixture(
 
 
 # --------------------------------------------------------------------------- schedules
-def sd15_alphas_cumprod():
-    """SD1.5's scaled-linear DDPM schedule: betas from 0.00085 to 0.012 over 1000 steps."""
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=DTYPE) ** 2
-    return torch.cumprod(1 - betas, dim=0)
-
-
-def vp_sigmas(steps):
-    """``steps`` levels of SD1.5 at evenly spaced timesteps 999 -> 0 (ComfyUI-like), then 0."""
-    ac = sd15_alphas_cumprod()
-    timesteps = torch.linspace(999, 0, steps, dtype=DTYPE).round().long()
-    sigmas = ((1 - ac[timesteps]) / ac[timesteps]).sqrt()
-    return torch.cat([sigmas, sigmas.new_zeros(1)])
-
-
-def flow_sigmas(steps, shift=3.0):
-    """Rectified-flow levels 1 -> 0 with SD3's time shift ``shift s / (1 + (shift - 1) s)``."""
-    s = torch.linspace(1, 0, steps + 1, dtype=DTYPE)
-    return shift * s / (1 + (shift - 1) * s)
-
-
 def edit_sigmas(schedule, steps, t0):
     """``steps`` denoising levels starting at edit time ``t0`` (a full schedule cut by t0)."""
     full = round(steps / t0)
-    sigmas = vp_sigmas(full) if schedule.kind == "vp" else flow_sigmas(full)
+    sigmas = sd15_sigmas(full) if schedule.kind == "vp" else flow_sigmas(full)
     out = sde_core.t0_sigmas(sigmas, t0)
     assert len(out) == steps + 1, (steps, t0, len(out))
     return out
+
+
+def recorded_mixture(schedule, steps, t0, shape, seed):
+    """``(x0, sigmas, trajectory)``: a MIXTURE sample of ``shape`` and its Cycle-SDE recording
+    over ``edit_sigmas(schedule, steps, t0)``, both drawn from one generator seeded ``seed``."""
+    sigmas = edit_sigmas(schedule, steps, t0)
+    gen = torch.Generator().manual_seed(seed)
+    x0 = MIXTURE.sample(shape, gen)
+    return x0, sigmas, sde_core.record_forward(x0, sigmas, schedule, generator=gen)
 
 
 # --------------------------------------------------------------------------- the KL claim

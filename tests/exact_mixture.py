@@ -138,18 +138,23 @@ class TexturedObjectScenes:
 
 
 # --------------------------------------------------------------------------- schedules
+def sd15_alphas_cumprod():
+    """SD1.5's scaled-linear DDPM schedule: betas from 0.00085 to 0.012 over 1000 steps."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=DTYPE) ** 2
+    return torch.cumprod(1 - betas, dim=0)
+
+
 def sd15_sigmas(steps):
     """SD1.5's schedule at ``steps`` evenly spaced timesteps 999 -> 0, then 0 (the paper's
     DDIM-style spacing; ``steps`` is the full schedule, cut by ``sde_core.t0_sigmas``)."""
-    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=DTYPE) ** 2
-    ac = torch.cumprod(1 - betas, dim=0)
+    ac = sd15_alphas_cumprod()
     timesteps = torch.linspace(999, 0, steps, dtype=DTYPE).round().long()
     sigmas = ((1 - ac[timesteps]) / ac[timesteps]).sqrt()
     return torch.cat([sigmas, sigmas.new_zeros(1)])
 
 
 def flow_sigmas(steps, shift=3.0):
-    """Rectified-flow levels 1 -> 0 with SD3's time shift."""
+    """Rectified-flow levels 1 -> 0 with SD3's time shift ``shift s / (1 + (shift - 1) s)``."""
     s = torch.linspace(1, 0, steps + 1, dtype=DTYPE)
     return shift * s / (1 + (shift - 1) * s)
 

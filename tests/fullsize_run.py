@@ -22,6 +22,7 @@ The last stdout line is the JSON; peak_rss_gib is this process's peak resident m
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -46,6 +47,22 @@ SETTINGS = {  # steps, t0, cfg per family: few steps keep make test's budget
     "sdxl": {"steps": 5, "t0": 0.6, "cfg": 3.0},
     "flux": {"steps": 5, "t0": 0.6, "cfg": 1.0},
 }
+
+
+ARTIFACTS = HERE / "artifacts" / "fullsize"  # the figures, for the README (tests/artifacts is not tracked)
+
+
+def run_fresh(args: list[str], label: str, artifact: str, timeout: int) -> dict:
+    """Runs this script with `args` in a fresh process (one full-size model in memory at a time); returns
+    the figures it prints on its last line, also written to tests/artifacts/fullsize/<artifact>.json."""
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+    assert done.returncode == 0, f"{label}: fullsize_run.py failed:\n{done.stderr[-6000:]}"
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{artifact}.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"\n{label}: {json.dumps(figures)}", flush=True)
+    return figures
 
 
 def peak_rss_gib() -> float:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import sde_core
-from core_problems import GAUSSIAN, MIXTURE, edit_sigmas
+from core_problems import GAUSSIAN, MIXTURE, edit_sigmas, recorded_mixture
 
 SEED = 1234
 SCHEDULES = {"vp": sde_core.VP, "flow": sde_core.FLOW}
@@ -97,10 +97,7 @@ def test_cycle_step_on_the_last_step_moves_the_denoised_latent_by_the_recorded_r
 
 def test_an_edit_inside_the_mask_leaves_every_cell_outside_it_bit_equal_to_the_input():
     schedule = sde_core.FLOW
-    sigmas = edit_sigmas(schedule, 30, 0.6)
-    gen = torch.Generator().manual_seed(SEED)
-    x0 = MIXTURE.sample((1, 6, 6), gen)
-    trajectory = sde_core.record_forward(x0, sigmas, schedule, generator=gen)
+    x0, sigmas, trajectory = recorded_mixture(schedule, 30, 0.6, (1, 6, 6), SEED)
     mask = _mask()
     edited = trajectory.latent_at_t0 + 2.0 * mask
     out = sde_core.sample_cycle_sde(

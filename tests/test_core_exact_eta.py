@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sde_core
-from core_problems import MIXTURE, edit_sigmas
+from core_problems import MIXTURE, edit_sigmas, recorded_mixture
 
 SEED = 4321
 ETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -64,10 +64,7 @@ def test_eta_one_is_the_papers_cycle_step_bit_for_bit(kind):
 
 def test_sample_cycle_sde_at_eta_one_is_bit_equal_to_its_default():
     schedule = sde_core.VP
-    sigmas = edit_sigmas(schedule, 20, 0.6)
-    gen = torch.Generator().manual_seed(SEED)
-    x0 = MIXTURE.sample((2, 5, 5), gen)
-    trajectory = sde_core.record_forward(x0, sigmas, schedule, generator=gen)
+    _, sigmas, trajectory = recorded_mixture(schedule, 20, 0.6, (2, 5, 5), SEED)
     edited = trajectory.latent_at_t0 + 0.7
     model = MIXTURE.denoiser(schedule)
     default = sde_core.sample_cycle_sde(model, edited, sigmas, trajectory=trajectory)

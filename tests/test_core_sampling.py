@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sde_core
-from core_problems import GAUSSIAN, MIXTURE, edit_sigmas, vp_sigmas
+from core_problems import GAUSSIAN, MIXTURE, edit_sigmas, sd15_sigmas
 
 SEED = 1234
 DTYPE = torch.float64
@@ -78,7 +78,7 @@ def test_sample_eta_at_eta_0_is_ddim_and_draws_no_noise():
 
 
 def test_sample_eta_callback_gets_the_k_diffusion_payload_on_every_step():
-    sigmas = vp_sigmas(5)
+    sigmas = sd15_sigmas(5)
     seen = []
     x = torch.zeros(1, 3, 2, 2, dtype=DTYPE)
     sde_core.sample_eta(GAUSSIAN.denoiser(sde_core.VP), x, sigmas, eta=0.0, callback=seen.append)
@@ -128,7 +128,7 @@ def test_ddim_inversion_then_ddim_reconstructs_up_to_a_first_order_discretisatio
 
 
 def test_ddim_inversion_reads_the_model_at_sigma_min_first_then_at_each_lower_level():
-    sigmas = vp_sigmas(4)
+    sigmas = sd15_sigmas(4)
     read = []
 
     def model(x, sigma):

@@ -5,7 +5,7 @@ from core_problems import one_thread  # noqa: F401  (autouse)
 import torch
 
 import sde_core
-from core_problems import vp_sigmas
+from core_problems import sd15_sigmas
 
 
 def test_vp_is_a_1_b_sigma_and_flow_is_a_1_minus_sigma_b_sigma_for_floats_and_tensors():
@@ -22,8 +22,8 @@ def test_vp_scale_is_sqrt_of_a_squared_plus_b_squared():
 
 
 def test_t0_sigmas_keeps_the_last_round_t0_times_steps_steps():
-    sigmas = vp_sigmas(200)
+    sigmas = sd15_sigmas(200)
     cut = sde_core.t0_sigmas(sigmas, 0.6)
     assert len(cut) == 121 and cut[-1] == 0 and torch.equal(cut, sigmas[-121:])
     assert torch.equal(sde_core.t0_sigmas(sigmas, 1.0), sigmas)
-    assert len(sde_core.t0_sigmas(vp_sigmas(10), 0.06)) == 2  # 0.6 steps rounds up to 1
+    assert len(sde_core.t0_sigmas(sd15_sigmas(10), 0.06)) == 2  # 0.6 steps rounds up to 1

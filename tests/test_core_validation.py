@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import sde_core
-from core_problems import GAUSSIAN, vp_sigmas
+from core_problems import GAUSSIAN, sd15_sigmas
 
 LATENT = torch.zeros(2, 4, 8, 10, dtype=torch.float64)  # H = 8, W = 10
 NOISE = lambda shape: torch.zeros(shape, dtype=torch.float64)  # noqa: E731  (refill noise, one draw per pair)
@@ -17,7 +17,7 @@ def _copy(sources, targets):
 
 
 def _drag(**kwargs):
-    args = dict(sources=[[1, 1]], targets=[[3, 1]], sigmas=vp_sigmas(4), method=sde_core.sde_method(sde_core.VP))
+    args = dict(sources=[[1, 1]], targets=[[3, 1]], sigmas=sd15_sigmas(4), method=sde_core.sde_method(sde_core.VP))
     args.update(kwargs)
     model = GAUSSIAN.denoiser(sde_core.VP)
     return lambda: sde_core.sde_drag(model, args.pop("latent", LATENT[:, :3]), **args)
@@ -34,7 +34,7 @@ BAD_INPUTS = [
     ("t0 zero", lambda: sde_core.check_t0(0.0), ["t0", "(0, 1]"]),
     ("t0 above one", lambda: sde_core.check_t0(1.5), ["t0", "(0, 1]"]),
     ("t0 nan", lambda: sde_core.check_t0(float("nan")), ["t0"]),
-    ("t0 below one step", lambda: sde_core.t0_sigmas(vp_sigmas(4), 0.1), ["t0", "steps", "below one step"]),
+    ("t0 below one step", lambda: sde_core.t0_sigmas(sd15_sigmas(4), 0.1), ["t0", "steps", "below one step"]),
     ("steps zero", lambda: sde_core.check_steps(0), ["steps", ">= 1"]),
     ("steps fractional", lambda: sde_core.check_steps(2.5), ["steps", "whole"]),
     ("sigmas ascending", lambda: sde_core.t0_sigmas(torch.tensor([0.0, 1.0]), 1.0), ["sigmas", "descending"]),
@@ -51,21 +51,21 @@ BAD_INPUTS = [
     # sde_drag takes its inversion and denoising step as functions (sde_method / ode_method), not a string
     ("ode drag without sigma_min", lambda: sde_core.ode_method(sde_core.VP), ["sigma_min"]),
     ("step_size zero", _drag(step_size=0), ["step_size"]),
-    ("ddim_invert without sigma_min", lambda: sde_core.ddim_invert(None, LATENT, vp_sigmas(4)), ["sigma_min"]),
+    ("ddim_invert without sigma_min", lambda: sde_core.ddim_invert(None, LATENT, sd15_sigmas(4)), ["sigma_min"]),
     ("cycle with other sigmas", lambda: sde_core.sample_cycle_sde(
-        None, LATENT, vp_sigmas(3),
-        trajectory=sde_core.Trajectory(vp_sigmas(4), torch.zeros(5, *LATENT.shape))), ["sigmas", "trajectory.sigmas"]),
+        None, LATENT, sd15_sigmas(3),
+        trajectory=sde_core.Trajectory(sd15_sigmas(4), torch.zeros(5, *LATENT.shape))), ["sigmas", "trajectory.sigmas"]),
     ("recorded noise on the last step", lambda: sde_core.recorded_noise(
         sde_core.VP, LATENT, LATENT, LATENT, 1.0, 0.0), ["std = 0"]),
-    ("eta above one", lambda: sde_core.sample_eta(None, LATENT, vp_sigmas(3), eta=2.0), ["eta", "[0, 1]"]),
+    ("eta above one", lambda: sde_core.sample_eta(None, LATENT, sd15_sigmas(3), eta=2.0), ["eta", "[0, 1]"]),
     ("beta above one", lambda: sde_core.copy_paste(LATENT, [[1, 1]], [[2, 2]], 2, 1.1, 1.5, NOISE), ["beta", "[0, 1]"]),
     # copy_paste draws fresh refill noise per pair (as the authors' code), so noise is a function now
     ("noise that is not a function", lambda: sde_core.copy_paste(LATENT, [[1, 1]], [[2, 2]], 2, 1.1, 0.3,
                                                                  torch.zeros_like(LATENT)), ["noise"]),
     ("mask without trajectory", lambda: sde_core.sample_ode_masked(
-        None, LATENT, vp_sigmas(3), mask=torch.ones(8, 10)), ["mask", "trajectory"]),
+        None, LATENT, sd15_sigmas(3), mask=torch.ones(8, 10)), ["mask", "trajectory"]),
     ("generator and noise_sampler", lambda: sde_core.record_forward(
-        LATENT, vp_sigmas(3), noise_sampler=lambda s, sn: NOISE, generator=torch.Generator()),
+        LATENT, sd15_sigmas(3), noise_sampler=lambda s, sn: NOISE, generator=torch.Generator()),
         ["noise_sampler", "generator"]),
     ("schedule kind", lambda: sde_core.Schedule("ve"), ["kind", "'vp'", "'flow'"]),
     ("ramp length", lambda: sde_core.guidance_scales(0, 3.0), ["n", ">= 1"]),

@@ -21,19 +21,11 @@ images: only shapes, finiteness, exactness, masks and plumbing mean anything her
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from fullsize_models import FAMILIES
-from fullsize_run import LORA_NOT_RUN
+from fullsize_run import LORA_NOT_RUN, run_fresh
 
-RUN = Path(__file__).with_name("fullsize_run.py")
-ARTIFACTS = Path(__file__).with_name("artifacts") / "fullsize"
 EXPECTED = {family: (spec["config"], spec["model_type"]) for family, spec in FAMILIES.items()}
 # Cycle-SDE is exact up to float32 rounding: measured 1e-5 .. 5e-5 max abs error (README);
 # the bound leaves room for other CPUs' summation order.
@@ -42,15 +34,8 @@ PEAK_RSS_BOUND_GIB = 21.0  # the issue's 22 GB for the whole suite; the pytest p
 
 
 def run_family(family: str, extended: bool) -> dict:
-    command = [sys.executable, str(RUN), family] + (["--extended"] if extended else [])
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600 if extended else 1800,
-                          env=dict(os.environ))
-    assert done.returncode == 0, f"{family}: fullsize_run.py failed:\n{done.stderr[-6000:]}"
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the figures, for the README (tests/artifacts is not tracked)
-    (ARTIFACTS / f"{family}{'-extended' if extended else ''}.json").write_text(json.dumps(figures, indent=1) + "\n")
-    print(f"\n{family}: {json.dumps(figures)}", flush=True)
-    return figures
+    return run_fresh([family] + (["--extended"] if extended else []), family,
+                     f"{family}{'-extended' if extended else ''}", 3600 if extended else 1800)
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
@@ -72,6 +57,14 @@ def test_the_file_loads_as_its_family_and_model_type_through_the_users_loader(fa
     assert detected["latent_finite"]
 
 
+def a_finite_latent(out: dict) -> dict:
+    """`out`, the figures of one run on the family, after checking that it ran (no error) and gave a finite
+    latent of the input's shape."""
+    assert "error" not in out, out
+    assert out["finite"] and out["shape"] == out["input_shape"], out
+    return out
+
+
 def test_cycle_sde_reconstruction_returns_the_input_within_float32_rounding(family_run):
     rec = family_run["reconstruction"]
     assert rec["finite"] and rec["dtype"] == "float32"
@@ -80,8 +73,7 @@ def test_cycle_sde_reconstruction_returns_the_input_within_float32_rounding(fami
 
 
 def test_sde_drag_gives_a_finite_latent_that_changes_inside_the_mask_only(family_run):
-    drag = family_run["drag"]["sde"]
-    assert drag["finite"] and drag["shape"] == drag["input_shape"]
+    drag = a_finite_latent(family_run["drag"]["sde"])
     assert drag["inside_max_change"] > 0.05, drag
     assert drag["outside_max_change"] < RECONSTRUCTION_BOUND, drag  # outside is the recording: exact
     size = family_run["settings"]["size"]
@@ -94,9 +86,7 @@ def test_one_family_run_peaks_well_under_the_machines_memory(family_run):
 
 @pytest.mark.fullsize_extended
 def test_ode_drag_changes_the_latent_inside_the_mask_far_more_than_outside(extended_run):
-    drag = extended_run["drag_ode"]
-    assert "error" not in drag, drag
-    assert drag["finite"] and drag["shape"] == drag["input_shape"]
+    drag = a_finite_latent(extended_run["drag_ode"])
     assert drag["inside_max_change"] > 0.05, drag
     # DDIM inversion is not exact: outside keeps the ODE's own reconstruction of the input
     assert drag["outside_max_change"] < drag["inside_max_change"], drag
@@ -106,15 +96,13 @@ def test_ode_drag_changes_the_latent_inside_the_mask_far_more_than_outside(exten
 def test_sde_and_ode_img2img_give_finite_latents_of_the_input_shape_that_differ_from_it(extended_run):
     assert "error" not in extended_run["img2img"], extended_run["img2img"]
     for method, out in extended_run["img2img"].items():
-        assert out["finite"] and out["shape"] == out["input_shape"], (method, out)
+        a_finite_latent(out)
         assert out["inside_max_change"] > 0.05 and out["outside_max_change"] > 0.05, (method, out)
 
 
 @pytest.mark.fullsize_extended
 def test_inpainting_keeps_the_latent_outside_the_mask_and_changes_it_inside(extended_run):
-    out = extended_run["inpaint"]
-    assert "error" not in out, out
-    assert out["finite"] and out["shape"] == out["input_shape"]
+    out = a_finite_latent(extended_run["inpaint"])
     assert out["inside_max_change"] > 0.05, out
     assert out["outside_max_change"] < 1e-4, out
 
@@ -131,9 +119,8 @@ def test_diffedit_gives_an_image_size_mask_and_a_finite_edit(extended_run):
 
 @pytest.mark.fullsize_extended
 def test_the_sde_sampler_runs_inside_core_sampler_custom(extended_run):
-    out = extended_run["sampler_custom"]
-    assert "error" not in out, out
-    assert out["finite"] and out["shape"] == out["input_shape"] and out["max_change"] > 0.05, out
+    out = a_finite_latent(extended_run["sampler_custom"])
+    assert out["max_change"] > 0.05, out
 
 
 @pytest.mark.fullsize_extended

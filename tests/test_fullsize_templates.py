@@ -18,22 +18,17 @@ over `make test`'s budget (`make test-full` runs them).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fullsize_run import TEMPLATE_FAMILY, TEMPLATE_PICTURE_SIZE, TEMPLATE_STEPS
+from fullsize_run import TEMPLATE_FAMILY, TEMPLATE_PICTURE_SIZE, TEMPLATE_STEPS, run_fresh
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 from build_workflows import REAL_WORKFLOWS  # noqa: E402
 
-RUN = Path(__file__).with_name("fullsize_run.py")
-ARTIFACTS = Path(__file__).with_name("artifacts") / "fullsize"
 PEAK_RSS_BOUND_GIB = 21.0  # as tests/test_fullsize_families.py: the issue's 22 GB for the whole suite
 # save node prefix -> how many images the template saves there (results: one; trajectories: an animation)
 SAVES = {
@@ -48,14 +43,7 @@ SAVES = {
 
 
 def run_template(name: str) -> dict:
-    done = subprocess.run([sys.executable, str(RUN), "--template", name], capture_output=True, text=True,
-                          timeout=3600, env=dict(os.environ))
-    assert done.returncode == 0, f"{name}: fullsize_run.py failed:\n{done.stderr[-6000:]}"
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the figures, for the README (tests/artifacts is not tracked)
-    (ARTIFACTS / f"template-{name[:2]}.json").write_text(json.dumps(figures, indent=1) + "\n")
-    print(f"\n{name}: {json.dumps(figures)}", flush=True)
-    return figures
+    return run_fresh(["--template", name], name, f"template-{name[:2]}", 3600)
 
 
 def test_every_real_checkpoint_template_has_a_full_size_run_here():

@@ -159,26 +159,23 @@ ANYTHING = (st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**30
             | st.none() | st.booleans() | st.lists(st.floats(-2, 2), max_size=3) | st.complex_numbers(max_magnitude=2))
 
 
-@FUZZ
-@given(ANYTHING)
-def test_check_t0(value):
-    try:
-        t0 = sde_core.check_t0(value)
-    except ValueError as e:
-        assert "t0" in str(e)
-    else:
-        assert isinstance(t0, float) and 0 < t0 <= 1
+SCALAR_CHECKS = {  # input name -> (its check, what an accepted value satisfies)
+    "t0": (sde_core.check_t0, lambda t0: isinstance(t0, float) and 0 < t0 <= 1),
+    "steps": (sde_core.check_steps, lambda steps: isinstance(steps, int) and steps >= 1),
+}
 
 
+@pytest.mark.parametrize("name", SCALAR_CHECKS)
 @FUZZ
-@given(ANYTHING)
-def test_check_steps(value):
+@given(value=ANYTHING)
+def test_a_scalar_check_returns_a_valid_value_or_refuses_naming_its_input(name, value):
+    check, valid = SCALAR_CHECKS[name]
     try:
-        steps = sde_core.check_steps(value)
+        accepted = check(value)
     except ValueError as e:
-        assert "steps" in str(e)
+        assert name in str(e)
     else:
-        assert isinstance(steps, int) and steps >= 1
+        assert valid(accepted), accepted
 
 
 SIGMA_LISTS = st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), max_size=6)

@@ -83,27 +83,27 @@ def conditioning(family: str, seed: int = 0, batch: int = 1):
     return [[context, extra]]
 
 
-class TestTinyModel:
+class _OfFamilyAndSeed:
+    """A test node whose inputs are a model family and a seed."""
+
     CATEGORY = "_tests"
-    RETURN_TYPES = ("MODEL",)
-    FUNCTION = "load"
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"family": (list(FAMILIES),), "seed": ("INT", {"default": 0})}}
+
+
+class TestTinyModel(_OfFamilyAndSeed):
+    RETURN_TYPES = ("MODEL",)
+    FUNCTION = "load"
 
     def load(self, family, seed):
         return (build(family, seed),)
 
 
-class TestConditioning:
-    CATEGORY = "_tests"
+class TestConditioning(_OfFamilyAndSeed):
     RETURN_TYPES = ("CONDITIONING",)
     FUNCTION = "make"
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"family": (list(FAMILIES),), "seed": ("INT", {"default": 0})}}
 
     def make(self, family, seed):
         return (conditioning(family, seed),)

@@ -1,0 +1,50 @@
+"""The pack's node base: a V3 `io.ComfyNode` whose Schema is built from the class itself, so a
+node states only what is its own.
+
+    class SDEDragNoise(SDEDragNode):
+        \"\"\"Noises the clean latent to t0 ... (the description the frontend shows).\"\"\"
+        node_id = "SDEDragNoise"                  # what saved workflows hold: never change it
+        display_name = "SDE Noise (SDEdit start)"
+
+        @classmethod
+        def schema_inputs(cls): return [...]      # in the order saved workflows hold them
+
+        @classmethod
+        def schema_outputs(cls): return [...]
+
+ComfyUI 0.3.75 accepts an intermediate class: it looks for `define_schema`/`execute`/
+`validate_inputs` overrides along the MRO (`comfy_api.internal.first_real_override`) and runs
+`execute` on a locked clone of the registered class. `define_schema` here only reads class
+attributes (it must not write any: `inputs.check_widgets` calls it).
+"""
+from __future__ import annotations
+
+from comfy_api.v0_0_2 import io
+
+from .inputs import CATEGORY
+
+
+class SDEDragNode(io.ComfyNode):
+    node_id: str
+    display_name: str
+    category = CATEGORY
+    is_output_node = False
+
+    @classmethod
+    def description(cls) -> str:
+        """The frontend's description: the class docstring with its line breaks and indents folded."""
+        return " ".join(cls.__doc__.split())
+
+    @classmethod
+    def schema_inputs(cls) -> list:
+        return []
+
+    @classmethod
+    def schema_outputs(cls) -> list:
+        return []
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id=cls.node_id, display_name=cls.display_name, category=cls.category,
+                         description=cls.description(), inputs=cls.schema_inputs(), outputs=cls.schema_outputs(),
+                         is_output_node=cls.is_output_node)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ..sde_core import check_mask
+
 
 def mask_sizes(h: int, w: int, factor: int) -> str:
     """The MASK sizes a latent of h x w cells accepts, in words (for errors and docs)."""
@@ -14,7 +16,8 @@ def mask_sizes(h: int, w: int, factor: int) -> str:
 
 
 def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tensor | None:
-    """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable).
+    """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable); the batch and
+    the values are then checked by `sde_core.check_mask`, the one mask check.
 
     Accepted sizes, nothing else: the latent's (h, w); the image's (h * f, w * f) with `f` the
     model's latent-to-image factor, averaged over each f x f block; an image that is up to f - 1
@@ -34,11 +37,7 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
         m = m[:, 0]
     if m.ndim != 3:
         raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
-    if not torch.isfinite(m).all():
-        raise ValueError(f"{name}: contains NaN or inf; a MASK holds values in [0, 1]")
-    b, h, w = latent_shape[0], latent_shape[-2], latent_shape[-1]
-    if m.shape[0] not in (1, b):
-        raise ValueError(f"{name}: batch of {m.shape[0]} masks for a latent batch of {b}; give 1 mask or {b}")
+    h, w = latent_shape[-2], latent_shape[-1]
     mh, mw = m.shape[-2:]
     f = int(factor)
     if (mh, mw) != (h, w):
@@ -49,4 +48,4 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
         m = m[..., top:top + h * f, left:left + w * f]
         if f > 1:
             m = torch.nn.functional.avg_pool2d(m[:, None], f)[:, 0]
-    return m.clamp(0, 1)[:, None]
+    return check_mask(m, latent_shape, name).clamp(0, 1)  # batch and finite values: sde_core's one check

@@ -134,33 +134,33 @@ def check_latent(x) -> torch.Tensor:
     return x
 
 
-def check_mask(mask, latent_shape) -> torch.Tensor:
-    """``mask`` (1 = editable, 0 = keep) as ``[B or 1, 1 or C, H, W]``.
+def check_mask(mask, latent_shape, name: str = "mask") -> torch.Tensor:
+    """``mask`` (1 = editable, 0 = keep) as ``[B or 1, 1 or C, H, W]``: the one check of a mask,
+    for the samplers and (after ``nodes/masks.py`` has resized a ComfyUI MASK) for the nodes.
 
     Accepts ``[H, W]``, ``[1, H, W]``, ``[B, H, W]``, ``[B, 1, H, W]`` and ``[B, C, H, W]``;
-    ``H, W`` must equal the latent's (resize the mask to the latent first).
+    ``H, W`` must equal the latent's (resize the mask to the latent first), ``B`` be 1 or the
+    latent's, every value finite. ``name`` is the input the messages name.
     """
     batch, channels, height, width = tuple(latent_shape)
     if not isinstance(mask, torch.Tensor):
-        raise ValueError(f"mask must be a tensor, got {type(mask).__name__}.")
+        raise ValueError(f"{name} must be a tensor, got {type(mask).__name__}.")
     shape = tuple(mask.shape)
-    problem = f"mask of shape {shape} cannot broadcast to the latent of shape {tuple(latent_shape)}"
-    hint = (
-        f"; give [H, W], [1, H, W], [B, H, W] or [B, 1, H, W] with H, W = {height}, {width} "
-        f"(resize the mask to the latent) and B = 1 or {batch}."
-    )
     if mask.ndim == 2:
         mask = mask[None, None]
     elif mask.ndim == 3:
         mask = mask[:, None]
-    elif mask.ndim != 4:
-        raise ValueError(problem + hint)
-    if (
-        mask.shape[-2:] != (height, width)
-        or mask.shape[0] not in (1, batch)
-        or mask.shape[1] not in (1, channels)
-    ):
-        raise ValueError(problem + hint)
+    if mask.ndim != 4 or mask.shape[-2:] != (height, width) or mask.shape[1] not in (1, channels):
+        raise ValueError(
+            f"{name} of shape {shape} cannot broadcast to the latent of shape {tuple(latent_shape)}; "
+            f"give [H, W], [1, H, W], [B, H, W] or [B, 1, H, W] with H, W = {height}, {width} "
+            f"(resize the mask to the latent) and B = 1 or {batch}."
+        )
+    if mask.shape[0] not in (1, batch):
+        raise ValueError(
+            f"{name}: a batch of {mask.shape[0]} masks (shape {shape}) for a latent batch of {batch}; "
+            f"give 1 mask or {batch}."
+        )
     if not torch.isfinite(mask).all():
-        raise ValueError("mask contains NaN or infinite values.")
+        raise ValueError(f"{name} contains NaN or infinite values; a mask holds values in [0, 1].")
     return mask

@@ -22,7 +22,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = ("red_disc_right", "blue_square_down", "yellow_triangle_diagonal")
-DEMO_PRESET = {"r": 2, "step_size": 1, "cfg": 3.0, "alpha": 1.1, "beta": 0.3}  # the demo loader's advice
+DRAG_KNOBS = ("r", "step_size", "cfg", "alpha", "beta")  # from nodes/presets.py DEMO; steps and t0 are swept
 HOLD = {"centroid_error_px": 1.0, "left_at_source": 0.05, "psnr_outside_db": 1.0}
 
 
@@ -51,7 +51,7 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
 
     title = "Quality per NFE: demo model, SDE Drag at fewer steps"
     try:
-        demo_model = host.module("nodes.demo_model")
+        demo_model = host.module("demo.model")
         model, clip, vae = demo_model.load_demo_model()
         metrics = _by_path("sde_drag_bench_demo_metrics", REPO / "demo" / "metrics.py")
         make_cases = _by_path("sde_drag_bench_demo_make_cases", REPO / "demo" / "make_cases.py")
@@ -60,6 +60,7 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
         return todo(title, f"the demo model does not load in this checkout: {type(e).__name__}: {e}")
     import nodes as comfy_nodes  # ComfyUI's nodes.py (VAEEncode, VAEDecode, CLIPTextEncode)
 
+    preset = {k: host.module("nodes.presets").DEMO[k] for k in DRAG_KNOBS}  # the demo model's drag settings
     dragbench = host.module("nodes.dragbench")
     drag_node = host.module("nodes.drag").SDEDragAllInOne()
     sde_core = host.module("sde_core")
@@ -80,13 +81,13 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
             outside = mask[0].numpy() < 0.5
             factor = image.shape[2] / latent["samples"].shape[-1]
             cells = torch.tensor(points.pairs, dtype=torch.float64) / factor
-            subdrags = len(sde_core.plan_subdrags(cells[:, 0], cells[:, 1], DEMO_PRESET["step_size"]))
+            subdrags = len(sde_core.plan_subdrags(cells[:, 0], cells[:, 1], preset["step_size"]))
             for steps in steps_list:
                 n = len(paper_sigmas(model, steps, t0)) - 1
                 start = time.perf_counter()
-                out = drag_node.execute(model, positive, latent, points, "sde", steps, t0, DEMO_PRESET["cfg"],
-                                     DEMO_PRESET["step_size"], DEMO_PRESET["r"], DEMO_PRESET["alpha"],
-                                     DEMO_PRESET["beta"], seed, negative=negative, mask=mask)[0]
+                out = drag_node.execute(model, positive, latent, points, "sde", steps, t0, preset["cfg"],
+                                        preset["step_size"], preset["r"], preset["alpha"], preset["beta"], seed,
+                                        negative=negative, mask=mask)[0]
                 seconds = time.perf_counter() - start
                 result = comfy_nodes.VAEDecode().decode(vae, out)[0][0].float().numpy()
                 rep = metrics.drag_report(result, reference, rgb, (sx, sy), (tx, ty), extent)
@@ -112,11 +113,11 @@ def figure_quality(host, steps_list, t0: float, cases=CASES, seed: int = 7, log=
              and c["psnr_outside_db"] >= best["psnr_outside_db"] - HOLD["psnr_outside_db"]]
     recommended = min(c["steps"] for c in holds)
     return {"title": title, "goal": "report the curve; recommend the fewest steps whose quality holds",
-            "value": recommended, "pass": None, "t0": t0, "preset": DEMO_PRESET, "seed": seed, "curve": curve,
+            "value": recommended, "pass": None, "t0": t0, "preset": preset, "seed": seed, "curve": curve,
             "cases": results, "recommended_steps": recommended, "demo_weights": weights,
             "rule": f"quality holds where the mean centroid error is within {HOLD['centroid_error_px']:g} px, the share "
                     f"left at the source within {HOLD['left_at_source']:g} and the PSNR outside the mask within "
                     f"{HOLD['psnr_outside_db']:g} dB of {best['steps']} steps",
             "how": "bundled demo cases through the core VAEEncode/CLIPTextEncode/VAEDecode and SDEDragAllInOne "
-                   "(sde, demo preset, the case's mask); metrics from demo/metrics.py against the autoencoder's "
-                   "reconstruction of the input"}
+                   "(sde, the demo preset of nodes/presets.py, the case's mask); metrics from demo/metrics.py against "
+                   "the autoencoder's reconstruction of the input"}

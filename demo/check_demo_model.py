@@ -2,7 +2,7 @@
 
     python demo/check_demo_model.py [--weights demo/weights] [--out /tmp/sde_drag_demo_check.png]
 
-1. loads the model with ``nodes/demo_model.py:load_demo_model`` (MODEL, CLIP, VAE);
+1. loads the model with ``demo/model.py:load_demo_model`` (MODEL, CLIP, VAE);
 2. VAE encode -> decode PSNR on 16 fresh scenes, through the core ``VAEEncode``/``VAEDecode``;
 3. samples with the core ``CLIPTextEncode`` + ``KSampler`` (30 steps, euler, normal, cfg 4),
    rows: "red disc" x2, "blue square", "yellow triangle", "green disc", "" (unconditional);
@@ -13,35 +13,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def setup_comfy():
-    root = os.environ.get("COMFYUI_PATH") or os.path.join(REPO, ".host", "ComfyUI")
-    sys.path.insert(0, root)
-    from comfy.cli_args import args
-    args.cpu = True
-    import utils.extra_config  # noqa: F401  (before `nodes`, as main.py does)
-    import comfy.utils
-    comfy.utils.PROGRESS_BAR_ENABLED = False
-    return root
+from comfy_setup import REPO, load_demo_module, setup_comfy  # demo/comfy_setup.py, beside this script
 
 
 def object_colour(img: np.ndarray, palette: dict):
@@ -71,8 +50,8 @@ def main():
     torch.set_num_threads(a.threads)
     setup_comfy()
     import nodes
-    dm = _load_by_path("sde_drag_demo_model", os.path.join(REPO, "nodes", "demo_model.py"))
-    scenes = _load_by_path("sde_drag_demo_scenes", os.path.join(REPO, "demo", "scenes.py"))
+    dm = load_demo_module("model")
+    scenes = load_demo_module("scenes")
     report = {}
 
     t = time.time()

@@ -10,9 +10,10 @@
   (:class:`DemoTokenizer`, :class:`DemoTextModel`), so the core CLIPTextEncode works and
   returns ComfyUI CONDITIONING ``[[context [1, L, 64], {"pooled_output": [1, 64]}]]``.
 
-This module has no pack-internal imports, so the training script can load it by file
-path (``demo/train_demo_model.py``); the architectures defined here are the single source
-of truth for training and loading.
+This module has no pack-internal imports, so the demo scripts load it by file path
+(``demo/comfy_setup.py``) and the loader node imports it from the pack
+(``nodes/demo_nodes.py``); the architectures defined here are the single source of truth for
+training and loading.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ DEFAULT_UNET_CONFIG = {
 
 
 def default_weights_dir() -> str:
-    """``<pack root>/demo/weights`` (this file lives in ``<pack root>/nodes/``)."""
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "weights")
+    """``<pack root>/demo/weights``, beside this file."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 
 
 def init_comfy_module(module: torch.nn.Module, seed: int | None = None) -> torch.nn.Module:

@@ -13,14 +13,13 @@ image is ever reused for long (a rolling latent buffer is refreshed every step).
 
 Writes ``demo/weights/{demo_vae,demo_unet,demo_text}.safetensors`` and ``settings.json``
 (settings, seeds, parameter counts, final losses, AE PSNR, wall times). The architectures
-are defined in ``nodes/demo_model.py``; ComfyUI is found at ``$COMFYUI_PATH`` or
+are defined in ``demo/model.py``; ComfyUI is found at ``$COMFYUI_PATH`` or
 ``<repo>/.host/ComfyUI``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -30,24 +29,7 @@ import time
 import numpy as np
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load_by_path(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def setup_comfy():
-    root = os.environ.get("COMFYUI_PATH") or os.path.join(REPO, ".host", "ComfyUI")
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from comfy.cli_args import args
-    args.cpu = True
-    return root
+from comfy_setup import REPO, load_demo_module, setup_comfy  # demo/comfy_setup.py, beside this script
 
 
 def log(*a):
@@ -421,8 +403,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.ckpt_dir, exist_ok=True)
     setup_comfy()
-    dm = _load_by_path("sde_drag_demo_model", os.path.join(REPO, "nodes", "demo_model.py"))
-    scenes = _load_by_path("sde_drag_demo_scenes", os.path.join(REPO, "demo", "scenes.py"))
+    dm = load_demo_module("model")
+    scenes = load_demo_module("scenes")
 
     settings_path = os.path.join(a.out, "settings.json")
     if a.only_decoder:

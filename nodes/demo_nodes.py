@@ -1,17 +1,14 @@
-"""Loader node for the embedded demo model (``SDE Drag/demo``)."""
+"""Loader node for the embedded demo model (``SDE Drag/demo``); the model itself is defined in
+``demo/model.py``, beside its training script and weights."""
 
 from __future__ import annotations
 
-import os
-
 from comfy_api.v0_0_2 import io
 
+from ..demo.model import COLOURS, SHAPES, load_demo_model
 from .base import SDEDragNode
-from .demo_model import COLOURS, SHAPES, load_demo_model
 from .inputs import DEMO_CATEGORY
 from .presets import DEMO_PRESETS_TEXT
-
-DEMO_WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo", "weights")
 
 
 class SDEDragDemoLoader(SDEDragNode):
@@ -49,4 +46,4 @@ class SDEDragDemoLoader(SDEDragNode):
 
     @classmethod
     def execute(cls):
-        return io.NodeOutput(*load_demo_model(DEMO_WEIGHTS_DIR))
+        return io.NodeOutput(*load_demo_model())

@@ -58,7 +58,8 @@ def test_a_broken_import_in_the_pack_fails_loudly_naming_the_pack(tmp_path):
     from comfy_host import PACK_FOLDER, REPO, read_env
 
     broken = tmp_path / "pack"
-    shutil.copytree(REPO, broken, ignore=shutil.ignore_patterns(".venv", ".host", ".git", "output", "demo"))
+    # demo/ is copied (the pack imports demo/model.py), its weights are not
+    shutil.copytree(REPO, broken, ignore=shutil.ignore_patterns(".venv", ".host", ".git", "output", "weights"))
     (broken / "nodes" / "drag_points.py").write_text("import a_module_that_does_not_exist\n")
     (tmp_path / "base" / "custom_nodes").mkdir(parents=True)
     env = {**os.environ, "COMFYUI_ROOT": read_env()["COMFYUI_ROOT"], "COMFYUI_BASE": str(tmp_path / "base"),

@@ -14,6 +14,7 @@ node fails here, not in a user's browser. Nodes are placed in columns from the s
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -22,10 +23,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "example_workflows")
 SIZES = os.path.join(ROOT, "scripts", "node_sizes.json")
 CASE = "red_disc_right"
+
+
+def _presets():
+    """nodes/presets.py, where the drag settings are defined once (plain Python, loaded by path: the nodes
+    package imports ComfyUI)."""
+    spec = importlib.util.spec_from_file_location("sde_drag_presets", os.path.join(ROOT, "nodes", "presets.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PRESETS = _presets()
 # Demo-scale presets: 64x64 images, latent factor 4, so r and step_size are a quarter of SD's.
-DRAG = {"steps": 50, "t0": 0.6, "cfg": 3.0, "step_size": 2, "r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234}
+DRAG = {**PRESETS.DEMO, "seed": 1234}
 # The paper's SD1.5 presets (512x512 pictures, 64x64 latents).
-PAPER = {"steps": 200, "t0": 0.6, "cfg": 3.0, "step_size": 2, "r": 5, "alpha": 1.1, "beta": 0.3, "seed": 1234}
+PAPER = {**PRESETS.PAPER, "seed": 1234}
 # SDXL and Flux at 1024x1024: latents of 128x128 cells, twice SD1.5's per side. r and step_size count latent
 # cells, so doubling them keeps the copied patch the same share of the picture and the same number of sub-drags
 # for a drag of the same share of the picture (scaled by this reasoning, not measured).
@@ -252,7 +265,7 @@ def wf_composable(s):
                 "Drag moves the patch, SDE Denoise (Cycle-SDE) denoises with the recorded noise inside the mask. "
                 "This is one sub-drag; the all-in-one SDE Drag node repeats it in small steps.")
     inv = d.stochastic_inversion(2, 0.6)
-    paste = s.add("SDEDragCopyPaste", 2, {"r": 3, "alpha": 1.1, "beta": 0.3, "seed": 1234})
+    paste = s.add("SDEDragCopyPaste", 2, {**{k: DRAG[k] for k in ("r", "alpha", "beta")}, "seed": 1234})
     s.wire(paste, latent=(inv, 0), trajectory=(inv, 1), drag_points=(d.case, 2))
     den = s.add("SDEDragCycleDenoise", 3, {"cfg": 3.0, "cfg_ramp": "linear from 1 (paper)"})
     s.wire(den, model=(d.loader, 0), latent=(paste, 0), trajectory=(inv, 1), positive=(d.pos, 0), negative=(d.neg, 0),

@@ -38,6 +38,8 @@ bench: setup
 eval: setup
 	$(PY) benchmarks/eval_demo.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/eval_exact.py $(if $(QUICK),--quick,)
+	$(PY) benchmarks/study_drag.py $(if $(QUICK),--quick,)
+	$(PY) benchmarks/run.py --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
 
 clean-host:
 	rm -rf .host .venv

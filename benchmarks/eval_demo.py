@@ -1,19 +1,40 @@
 """SDE vs ODE on the embedded demo model: the paper's claim measured on a model anyone can run.
 
-    .venv/bin/python benchmarks/eval_demo.py [--n 50] [--quick] [--out PATH] [--threads 1]
+    .venv/bin/python benchmarks/eval_demo.py [--n 200] [--quick] [--out PATH] [--threads 1]
 
 Boots the pinned ComfyUI in-process (tests/comfy_host.py), loads the demo model with the
 pack's loader and calls the pack's nodes as ComfyUI loaded them. SDE and ODE always share
 steps, t0, cfg, seeds, prompts, masks and inputs:
 
-1. Drag: N seeded scenes, the object dragged 10-16 px in a random direction (staying inside
-   the image), prompt = the scene's prompt, mask = the box around both positions (+4 px);
-   `SDE Drag` node with method sde vs ode at two t0, the demo presets (steps 50, cfg 3,
-   r 3, step_size 2, alpha 1.1, beta 0.3). Per method: centroid error to the target (px),
-   fraction of the object left at the source, area ratio, background PSNR away from both
-   positions against the autoencoder's reconstruction of the input, identity kept (colour
-   and shape class), realism (Frechet distance of the demo encoder's mean latents, N results
-   vs N fresh scenes) and the success rate (error < 4 px, < 20 % left, identity kept).
+1. Drag: N = 200 seeded scenes, the object dragged 10-16 px in a random direction (staying
+   inside the image), prompt = the scene's prompt, mask = the box around both positions
+   (+4 px); `SDE Drag` node with method sde vs ode at two t0, the demo presets of
+   nodes/presets.py (steps 50, cfg 3, r 3, step_size 2, alpha 1.1, beta 0.3), case i with
+   sampler seed 2100 + i for both methods.
+
+   The measures, declared before the runs (they were fixed, with this text, before any
+   figure of the N = 200 run was seen; `drag_trials.py` computes them):
+   - ground truth: the scene is rendered again with its object at the target ("true moved
+     scene"); L1 between result and true moved scene over the edited region (the mask),
+     against the raw render (`gt_l1`) and against its autoencoder reconstruction
+     (`gt_l1_ae`, the primary measure: what a perfect drag can reach through this decoder);
+   - drag accuracy index (GoodDrag's DAI): mean squared difference between the result's
+     patch at the target and the input's patch at the source, half-widths 1, 4 and 8 px
+     (`dai_4` reported with its interval);
+   - realism: a classifier two-sample test (logistic regression on the top 8 principal
+     components of the demo encoder's mean latents and their squares, 10-fold cross-
+     validated, results vs fresh scenes: 50 % = indistinguishable, with its binomial p),
+     the best IoU of the object with an ideal disc/square/triangle (`shape_iou`), and the
+     Frechet distance of the encoder latents (kept for continuity; it cannot separate
+     methods at this N);
+   - the earlier task measures: centroid error to the target (px), share of the object left
+     at the source, area ratio, background PSNR away from both positions against the AE
+     reconstruction of the input, identity kept (colour and shape class), and success
+     (error < 4 px, < 20 % left, identity kept);
+   - paired, case by case: sign tests of success and shape kept over the discordant cases,
+     sign tests of which method is lower on centroid error, `gt_l1_ae` and `dai_4`, and
+     the mean SDE - ODE difference with a 95 % bootstrap interval.
+   Every case's row is in the JSON (`drag.per_case`).
 2. Image-to-image (SDEdit): guides = fresh scenes with the object corrupted (a flat colour
    blob, or a hue shift); `SDE/ODE Img2Img & Inpaint` with eta 1 vs 0, same t0 and seed;
    realism (Frechet distance, results vs fresh scenes) and faithfulness (L2 to the guide
@@ -45,22 +66,23 @@ for p in (HERE, os.path.join(ROOT, "tests")):  # at the end: ComfyUI's own modul
     if p not in sys.path:
         sys.path.append(p)
 
+import drag_trials as trials  # noqa: E402
 import eval_measures as em  # noqa: E402
 from eval_measures import metrics, scenes  # noqa: E402
 
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_demo.json")
-DRAG_PRESET = {"steps": 50, "cfg": 3.0, "r": 3, "step_size": 2, "alpha": 1.1, "beta": 0.3}
+DRAG_PRESET = {k: v for k, v in trials.PRESETS.DEMO.items() if k != "t0"}  # the demo presets (nodes/presets.py)
 SEEDS = {"drag_scenes": 1100, "drag_sampler": 2100, "fresh_scenes": 3100, "i2i_guides": 4100, "i2i_sampler": 5100,
-         "inpaint_scenes": 6100, "inpaint_sampler": 7100, "shape_classifier": 8100}
+         "inpaint_scenes": 6100, "inpaint_sampler": 7100, "shape_classifier": 8100, "c2st": 9100}
 N_SHAPE_TRAIN = 300
-SUCCESS = {"centroid_error_px": 4.0, "left_at_source": 0.2}
+C2ST_DIMS = 8
 FAR_PX = 8  # the kept region's PSNR is measured this far from the mask (the decoder mixes across it)
 INPAINT_SIDES = {"small": 28, "large": 40}  # 28x28 px = 19 % of 64x64, 40x40 px = 39 %
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=None, help="drag cases (default 50; 4 with --quick)")
+    ap.add_argument("--n", type=int, default=None, help="drag cases (default 200; 4 with --quick)")
     ap.add_argument("--n-i2i", type=int, default=None, help="image-to-image guides (default 256; 16 with --quick)")
     ap.add_argument("--n-inpaint", type=int, default=None, help="inpainting scenes per mask size (default 64; 8 with --quick)")
     ap.add_argument("--t0", type=float, nargs="+", default=[0.4, 0.6], help="drag t0 values (default 0.4 0.6)")
@@ -73,7 +95,7 @@ def parse_args(argv=None):
     ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write")
     ap.add_argument("--images", default=None, help="also write a PNG sheet of the first drag cases per method here")
     args = ap.parse_args(argv)
-    args.n = args.n or (4 if args.quick else 50)
+    args.n = args.n or (4 if args.quick else 200)
     args.n_i2i = args.n_i2i or (16 if args.quick else 256)
     args.n_inpaint = args.n_inpaint or (8 if args.quick else 64)
     return args
@@ -85,27 +107,32 @@ def parse_args(argv=None):
 class Demo:
     """The demo model as ComfyUI objects, the pack's nodes, and batched encode/decode."""
 
-    def __init__(self):
+    def __init__(self, weights_dir: str | None = None):
         from comfy_host import ComfyHost
 
         self.host = ComfyHost()
         import torch
 
         self.torch = torch
-        self.model, self.clip, self.vae = self.host.module("nodes.demo_model").load_demo_model()
+        self.model, self.clip, self.vae = self.host.module("demo.model").load_demo_model(weights_dir)
         self.drag_node = self.host.module("nodes.drag").SDEDragAllInOne()
         self.fresh_node = self.host.module("nodes.fresh_denoise").SDEDragFreshDenoise()
         self.parse_points = self.host.module("nodes.points_format").parse_drag_points
         self.counter = {"calls": 0, "rows": 0}
 
+        self.counted = self.counting(self.model)
+        self._conds = {}
+
+    def counting(self, model):
+        """A clone of `model` whose UNet calls and rows are added to `self.counter`."""
         def count(apply_model, args):
             self.counter["calls"] += 1
             self.counter["rows"] += int(args["input"].shape[0])
             return apply_model(args["input"], args["timestep"], **args["c"])
 
-        self.counted = self.model.clone()
-        self.counted.set_model_unet_function_wrapper(count)
-        self._conds = {}
+        counted = model.clone()
+        counted.set_model_unet_function_wrapper(count)
+        return counted
 
     def reset_count(self):
         self.counter.update(calls=0, rows=0)
@@ -146,37 +173,6 @@ def mean(xs):
     return float(np.mean(xs)) if xs else float("nan")
 
 
-def summarise_drag(rows: list[dict], fd: float) -> dict:
-    return {
-        "centroid_error_px": mean(r["centroid_error_px"] for r in rows),
-        "centroid_error_px_median": float(np.median([r["centroid_error_px"] for r in rows])),
-        "left_at_source": mean(r["left_at_source"] for r in rows),
-        "area_ratio": mean(r["area_ratio"] for r in rows),
-        "background_psnr_db": mean(r["background_psnr_db"] for r in rows),
-        "colour_kept": mean(r["colour_kept"] for r in rows),
-        "shape_kept": mean(r["shape_kept"] for r in rows),
-        "identity_kept": mean(r["identity_kept"] for r in rows),
-        "frechet": fd,
-        "success_rate": mean(r["success"] for r in rows),
-        "successes": int(sum(r["success"] for r in rows)),
-    }
-
-
-def drag_rows(images: np.ndarray, recon: np.ndarray, cases: list[dict], classifier) -> list[dict]:
-    rows = []
-    for img, ref, case in zip(images, recon, cases):
-        rgb = scenes.COLOURS[case["colour"]]
-        rep = metrics.drag_report(img, ref, rgb, case["source"], case["target"], case["extent"])
-        idn = em.identity(img, case["target"], case["extent"], classifier)
-        rep.update(colour=idn["colour"], shape=idn["shape"], shape_iou=idn["shape_iou"],
-                   colour_kept=idn["colour"] == case["colour"], shape_kept=idn["shape"] == case["shape"])
-        rep["identity_kept"] = rep["colour_kept"] and rep["shape_kept"]
-        rep["success"] = bool(rep["centroid_error_px"] < SUCCESS["centroid_error_px"]
-                              and rep["left_at_source"] < SUCCESS["left_at_source"] and rep["identity_kept"])
-        rows.append({k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in rep.items()})
-    return rows
-
-
 def far_outside(masks: np.ndarray, px: int) -> np.ndarray:
     """Pixels more than `px` (Chebyshev distance) from every masked pixel."""
     near = masks.astype(bool).copy()
@@ -191,29 +187,6 @@ def far_outside(masks: np.ndarray, px: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the three parts
-
-
-def sign_test(k: int, n: int) -> float:
-    """Two-sided exact binomial (sign) test of k successes in n discordant pairs at p = 1/2."""
-    if n == 0:
-        return 1.0
-    tail = sum(math.comb(n, i) for i in range(0, min(k, n - k) + 1)) / 2 ** n
-    return float(min(1.0, 2 * tail))
-
-
-def paired_counts(sde: list[dict], ode: list[dict]) -> dict:
-    """Case by case (same scene, drag, seed): on how many cases only SDE / only ODE succeeded
-    (or kept the identity), with the sign test's p-value over those discordant cases."""
-    out = {}
-    for key in ("success", "identity_kept"):
-        s_only = sum(bool(a[key]) and not bool(b[key]) for a, b in zip(sde, ode))
-        o_only = sum(bool(b[key]) and not bool(a[key]) for a, b in zip(sde, ode))
-        both = sum(bool(a[key]) and bool(b[key]) for a, b in zip(sde, ode))
-        out[key] = {"both": both, "sde_only": s_only, "ode_only": o_only, "neither": len(sde) - both - s_only - o_only,
-                    "sign_test_p": sign_test(s_only, s_only + o_only)}
-    closer = sum(a["centroid_error_px"] < b["centroid_error_px"] for a, b in zip(sde, ode))
-    out["sde_closer_to_target"] = {"cases": closer, "of": len(sde), "sign_test_p": sign_test(closer, len(sde))}
-    return out
 
 
 def write_sheet(folder: str, columns: dict, cases: list[dict], rows: int = 12, k: int = 3):
@@ -246,19 +219,19 @@ def train_shape_classifier(demo: Demo) -> em.ShapeClassifier:
 def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
     torch = demo.torch
     classifier = train_shape_classifier(demo)
-    cases = em.drag_cases(SEEDS["drag_scenes"], args.n)
-    images = np.stack([c["image"] for c in cases])
-    latents = demo.encode(images)
-    recon = demo.decode(latents)
-    moved = np.stack([scenes.render_scene(c["params"], centroid=c["target"])[0] for c in cases])
-    moved_recon = demo.roundtrip(moved)
+    dragset = trials.DragSet(demo, SEEDS["drag_scenes"], args.n)
+    cases, recon = dragset.cases, dragset.recon
     fresh = fresh_feats[: args.n]
-    negative = demo.cond("")
-    methods, per_case, sheet = {}, {}, {"input (AE)": recon, "true moved (AE)": moved_recon}
+    methods, per_case, sheet = {}, {}, {"input (AE)": recon, "true moved (AE)": dragset.moved_recon}
+
+    def realism(imgs):
+        feats = demo.features(imgs)
+        return em.c2st(feats, fresh, seed=SEEDS["c2st"], dims=C2ST_DIMS), em.frechet_distance(feats, fresh)
+
     # references: the input unchanged, and the true moved scene, both through the autoencoder
-    for name, imgs in (("input, no edit (AE)", recon), ("true moved scene (AE)", moved_recon)):
-        rows = drag_rows(imgs, recon, cases, classifier)
-        methods[name] = {"t0": None, "method": "reference", **summarise_drag(rows, em.frechet_distance(demo.features(imgs), fresh))}
+    for name, imgs in (("input, no edit (AE)", recon), ("true moved scene (AE)", dragset.moved_recon)):
+        rows = trials.measure(imgs, dragset, classifier)
+        methods[name] = {"t0": None, "method": "reference", **trials.summarise(rows, *realism(imgs))}
         per_case[name] = rows
     methods["input, no edit (AE)"]["background_psnr_db"] = None  # it is the reference itself
     checks = [em.identity(img, c["source"], c["extent"], classifier) for img, c in zip(recon, cases)]
@@ -272,41 +245,26 @@ def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
     for t0 in args.t0:
         for method in ("sde", "ode"):
             name = f"{method.upper()}-Drag t0 {t0:g}"
-            demo.reset_count()
-            start = time.perf_counter()
-            out = []
-            for i, case in enumerate(cases):
-                points = demo.parse_points(json.dumps({"points": [[case["source"], case["target"]]],
-                                                       "width": scenes.IMAGE_SIZE, "height": scenes.IMAGE_SIZE}))
-                with torch.no_grad():
-                    latent, _ = demo.drag_node.execute(
-                        demo.counted, demo.cond(case["prompt"]), {"samples": latents[i:i + 1]}, points, method,
-                        DRAG_PRESET["steps"], t0, DRAG_PRESET["cfg"], DRAG_PRESET["step_size"], DRAG_PRESET["r"],
-                        DRAG_PRESET["alpha"], DRAG_PRESET["beta"], SEEDS["drag_sampler"] + i, negative=negative,
-                        mask=torch.from_numpy(case["mask"]))
-                out.append(latent["samples"])
-            seconds = time.perf_counter() - start
-            results = demo.decode(torch.cat(out))
-            rows = drag_rows(results, recon, cases, classifier)
+            results, cost = trials.run_setting(demo, dragset, method, {**DRAG_PRESET, "t0": t0}, SEEDS["drag_sampler"])
+            rows = trials.measure(results, dragset, classifier)
             sheet[name] = results
-            methods[name] = {"t0": t0, "method": method, **summarise_drag(rows, em.frechet_distance(demo.features(results), fresh)),
-                             "seconds_per_case": seconds / len(cases), "unet_calls_per_case": demo.counter["calls"] / len(cases),
-                             "unet_rows_per_case": demo.counter["rows"] / len(cases)}
+            methods[name] = {"t0": t0, "method": method, **trials.summarise(rows, *realism(results)), **cost}
             per_case[name] = rows
-            print(f"  {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+            print(f"  {name}: {cost['seconds_per_case'] * len(cases):.0f} s", file=sys.stderr, flush=True)
     if args.images:
         write_sheet(args.images, sheet, cases)
-    paired = {f"{t0:g}": paired_counts(per_case[f"SDE-Drag t0 {t0:g}"], per_case[f"ODE-Drag t0 {t0:g}"]) for t0 in args.t0}
+    paired = {f"{t0:g}": trials.paired(per_case[f"SDE-Drag t0 {t0:g}"], per_case[f"ODE-Drag t0 {t0:g}"])
+              for t0 in args.t0}
     return {
         "n": len(cases), "preset": DRAG_PRESET, "t0": list(args.t0), "prompt": "the scene's prompt, e.g. 'red disc'",
         "negative": "", "mask": "box around the object at both positions + 4 px", "drag_px": [10, 16],
         "seeds": {"scenes": SEEDS["drag_scenes"], "sampler": f"{SEEDS['drag_sampler']} + case index",
                   "fresh_scenes": SEEDS["fresh_scenes"]},
-        "success": dict(SUCCESS, identity_kept=True), "identity_classifier": classifier_check, "methods": methods,
-        "paired": paired,
-        "cases": [{"prompt": c["prompt"], "source": c["source"], "target": c["target"], "extent": c["extent"],
-                   "sampler_seed": SEEDS["drag_sampler"] + i} for i, c in enumerate(cases)],
-        "per_case": per_case,
+        "success": dict(trials.SUCCESS, identity_kept=True), "identity_classifier": classifier_check,
+        "realism": {"c2st": f"logistic regression on the top {C2ST_DIMS} principal components of the demo encoder's "
+                            "mean latents and their squares, 10-fold cross-validated: results vs fresh scenes "
+                            "(0.5 = indistinguishable)"},
+        "methods": methods, "paired": paired, "cases": dragset.case_json(SEEDS["drag_sampler"]), "per_case": per_case,
     }
 
 
@@ -405,15 +363,33 @@ def pct(x):
 
 
 def drag_table(drag: dict) -> str:
-    head = ("| method | centroid error (px) | left at source | area ratio | background PSNR (dB) | colour kept | "
-            "shape kept | identity kept | Frechet (encoder) | success | UNet calls / rows per case |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| method | centroid error (px) | left at source | background PSNR (dB) | identity kept | success | "
+            "L1 to true moved (AE), region [95 % CI] | DAI g=4 [95 % CI] | shape IoU | C2ST acc. (p) | Frechet | "
+            "UNet calls / rows per case |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for name, m in drag["methods"].items():
         nfe = (f"{m['unet_calls_per_case']:.0f} / {m['unet_rows_per_case']:.0f}" if "unet_calls_per_case" in m else "-")
-        lines.append(f"| {name} | {fmt(m['centroid_error_px'])} | {pct(m['left_at_source'])} | {fmt(m['area_ratio'])} | "
-                     f"{fmt(m['background_psnr_db'], 1)} | {pct(m['colour_kept'])} | {pct(m['shape_kept'])} | "
-                     f"{pct(m['identity_kept'])} | {fmt(m['frechet'], 1)} | {m['successes']}/{drag['n']} | {nfe} |")
+        ci = lambda k: f"{m[k]:.4f} [{m[k + '_ci95'][0]:.4f}, {m[k + '_ci95'][1]:.4f}]"  # noqa: E731
+        lines.append(f"| {name} | {fmt(m['centroid_error_px'])} | {pct(m['left_at_source'])} | "
+                     f"{fmt(m['background_psnr_db'], 1)} | {pct(m['identity_kept'])} | {m['successes']}/{drag['n']} | "
+                     f"{ci('gt_l1_ae')} | {ci('dai_4')} | {fmt(m['shape_iou'])} | "
+                     f"{pct(m['c2st']['accuracy'])} ({m['c2st']['p']:.2g}) | {fmt(m['frechet'], 1)} | {nfe} |")
+    return head + "\n".join(lines)
+
+
+def paired_table(drag: dict) -> str:
+    head = ("| t0 | success: both / SDE only / ODE only / neither (p) | shape kept: both / SDE only / ODE only / "
+            "neither (p) | SDE closer to target (p) | SDE lower L1 to true moved (p); mean SDE - ODE [95 % CI] | "
+            "SDE lower DAI g=4 (p) |\n|---|---|---|---|---|---|\n")
+    lines = []
+    for t0, pc in drag["paired"].items():
+        cells = [f"{c['both']} / {c['sde_only']} / {c['ode_only']} / {c['neither']} (p {c['sign_test_p']:.2g})"
+                 for c in (pc["success"], pc["shape_kept"])]
+        lower = [f"{c['cases']}/{c['of']} (p {c['sign_test_p']:.2g})"
+                 for c in (pc["centroid_error_px_sde_lower"], pc["gt_l1_ae_sde_lower"], pc["dai_4_sde_lower"])]
+        gt = pc["gt_l1_ae_sde_lower"]
+        lines.append(f"| {t0} | {cells[0]} | {cells[1]} | {lower[0]} | {lower[1]}; {gt['mean_sde_minus_ode']:+.4f} "
+                     f"[{gt['ci95'][0]:+.4f}, {gt['ci95'][1]:+.4f}] | {lower[2]} |")
     return head + "\n".join(lines)
 
 
@@ -537,18 +513,12 @@ def _main(args, argv):
           f"step_size {DRAG_PRESET['step_size']}, t0 {', '.join(f'{t:g}' for t in drag['t0'])}; scene seed "
           f"{SEEDS['drag_scenes']}, sampler seed {SEEDS['drag_sampler']} + case)\n")
     print(drag_table(drag))
-    print(f"\nSuccess: centroid error < {SUCCESS['centroid_error_px']:g} px, < {100 * SUCCESS['left_at_source']:.0f} % "
+    print(f"\nSuccess: centroid error < {trials.SUCCESS['centroid_error_px']:g} px, < {100 * trials.SUCCESS['left_at_source']:.0f} % "
           f"left at the source, colour and shape kept. The identity classifier on the AE reconstructions of the "
           f"inputs: colour {pct(drag['identity_classifier']['colour_accuracy'])}, shape "
           f"{pct(drag['identity_classifier']['shape_accuracy'])} correct. Frechet floor (fresh vs fresh, N = "
           f"{args.n}): {floor[str(args.n)]:.1f}.\n")
-    print("| t0 | success: both / SDE only / ODE only / neither (sign test p) | identity kept: both / SDE only / ODE "
-          "only / neither (p) | SDE closer to the target (p) |\n|---|---|---|---|")
-    for t0, pc in drag["paired"].items():
-        cells = [f"{c['both']} / {c['sde_only']} / {c['ode_only']} / {c['neither']} (p {c['sign_test_p']:.2f})"
-                 for c in (pc["success"], pc["identity_kept"])]
-        close = pc["sde_closer_to_target"]
-        print(f"| {t0} | {cells[0]} | {cells[1]} | {close['cases']}/{close['of']} (p {close['sign_test_p']:.2f}) |")
+    print(paired_table(drag))
     print()
     print(f"## Image-to-image (N = {i2i['n']}, steps {i2i['steps']}, t0 {i2i['t0']:g}, cfg {i2i['cfg']:g}; guide seed "
           f"{SEEDS['i2i_guides']}, sampler seed {SEEDS['i2i_sampler']})\n")

@@ -314,3 +314,92 @@ def l2_quarter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         n, h, w, c = x.shape
         return x.reshape(n, h // 4, 4, w // 4, 4, c).mean((2, 4))
     return np.sqrt(((pool(a) - pool(b)) ** 2).sum((1, 2, 3)))
+
+
+# --------------------------------------------------------------------------- ground truth (declared measures)
+
+
+def patch(image: np.ndarray, centre, gamma: int) -> np.ndarray:
+    """The (2 gamma + 1)^2 pixel square around `centre` (x, y), edge-padded so it always exists."""
+    x, y = (int(round(float(v))) for v in centre)
+    padded = np.pad(np.asarray(image, np.float64), ((gamma, gamma), (gamma, gamma), (0, 0)), mode="edge")
+    return padded[y:y + 2 * gamma + 1, x:x + 2 * gamma + 1]
+
+
+def dai(result: np.ndarray, original: np.ndarray, source, target, gamma: int) -> float:
+    """Drag accuracy index (GoodDrag's DAI) for one point pair: the mean squared difference
+    between the result's patch at the target and the original's patch at the source,
+    ||P_gamma(result, target) - P_gamma(original, source)||^2 / ((2 gamma + 1)^2 * 3)
+    (pixels in [0, 1]; 0 = the content arrived unchanged)."""
+    return float(((patch(result, target, gamma) - patch(original, source, gamma)) ** 2).mean())
+
+
+def ground_truth(result: np.ndarray, moved: np.ndarray, moved_ae: np.ndarray, original: np.ndarray, region: np.ndarray,
+                 source, target, gammas=(1, 4, 8)) -> dict:
+    """The declared ground-truth measures of one drag result (images [H, W, 3] in [0, 1]):
+    - gt_l1: mean |result - moved| over the edited region (the mask), `moved` = the scene
+      rendered with its object at the target;
+    - gt_l1_ae: the same against the autoencoder's reconstruction of `moved` (what a perfect
+      drag can reach through this decoder);
+    - dai_<g>: `dai(result, original, source, target, g)` for each patch half-width g."""
+    where = np.asarray(region, bool)
+    out = {"gt_l1": float(np.abs(result - moved)[where].mean()), "gt_l1_ae": float(np.abs(result - moved_ae)[where].mean())}
+    out.update({f"dai_{g}": dai(result, original, source, target, g) for g in gammas})
+    return out
+
+
+def bootstrap_ci(values, seed: int = 0, n_boot: int = 2000, level: float = 0.95) -> list[float]:
+    """Percentile bootstrap interval of the mean of `values` (resampling cases)."""
+    v = np.asarray(values, np.float64)
+    if len(v) < 2:
+        return [float("nan"), float("nan")]
+    means = v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return [float(lo), float(hi)]
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray, l2: float, iters: int = 25) -> np.ndarray:
+    """L2-regularised logistic regression by Newton's method; x has a bias column."""
+    w = np.zeros(x.shape[1])
+    reg = l2 * np.eye(x.shape[1])
+    reg[-1, -1] = 0.0
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-np.clip(x @ w, -30, 30)))
+        grad = x.T @ (p - y) + reg @ w
+        hess = (x * (p * (1 - p))[:, None]).T @ x + reg
+        w -= np.linalg.solve(hess, grad)
+    return w
+
+
+def c2st(a: np.ndarray, b: np.ndarray, seed: int = 0, folds: int = 10, dims: int = 16, l2: float = 1.0) -> dict:
+    """Classifier two-sample test: k-fold cross-validated accuracy of a logistic regression
+    telling set `a` from set `b` (feature rows), on the top `dims` principal components of
+    both sets pooled (fitted on the training folds only) plus their squares. 0.5 = the
+    classifier cannot tell them apart; `p` is the one-sided binomial probability of at least
+    that many correct held-out answers by chance (accuracy 1/2)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    x = np.concatenate([a, b])
+    y = np.concatenate([np.ones(len(a)), np.zeros(len(b))])
+    order = np.random.default_rng(seed).permutation(len(x))
+    correct = 0
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        mu = x[train].mean(0)
+        _, _, vt = np.linalg.svd(x[train] - mu, full_matrices=False)
+        basis = vt[:dims].T
+
+        def feats(rows):
+            z = (x[rows] - mu) @ basis
+            return z, np.concatenate([z, z ** 2], 1)
+
+        ztr, ftr = feats(train)
+        scale = ftr.std(0) + 1e-12
+        centre = ftr.mean(0)
+        add_bias = lambda f: np.concatenate([(f - centre) / scale, np.ones((len(f), 1))], 1)  # noqa: E731
+        w = _logistic_fit(add_bias(ftr), y[train], l2)
+        _, fte = feats(test)
+        correct += int((((add_bias(fte) @ w) > 0) == (y[test] > 0.5)).sum())
+    n = len(x)
+    p = sum(math.comb(n, i) for i in range(correct, n + 1)) / 2 ** n
+    return {"accuracy": correct / n, "n": n, "p": float(p)}

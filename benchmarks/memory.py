@@ -37,6 +37,8 @@ def worker(spec: dict) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         cuda_before = torch.cuda.memory_allocated()
+    estimate = host.module("nodes.limits").drag_memory_estimate(
+        w.model, w.latent["samples"].shape, 2, w.cfg, w.n_steps, w.n_subdrags) if spec["side"] == "drag" else None
     before = measure.current_rss()
     reset = measure.reset_peak_rss()
     run = w.drag if spec["side"] == "drag" else w.reference
@@ -44,7 +46,7 @@ def worker(spec: dict) -> dict:
     snap = w.counter.snapshot()
     out = {"side": spec["side"], "peak_rss_bytes": measure.peak_rss(), "ru_maxrss_bytes": measure.ru_maxrss(),
            "rss_before_bytes": before,
-           "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"]}
+           "peak_reset": reset, "calls": snap["calls"], "rows": snap["rows"], "estimate": estimate}
     if cuda:
         torch.cuda.synchronize()
         out.update(cuda_peak_bytes=torch.cuda.max_memory_allocated(), cuda_before_bytes=cuda_before)
@@ -106,3 +108,24 @@ def figure_memory(host, configs: list, device: str, log=None) -> dict:
                    "(/proc/self/clear_refs), run once, read the peak RSS (VmHWM; ru_maxrss of a forked-and-exec'd child "
                    "carries the parent's peak); the reference is comfy.sample.sample_custom on a "
                    "batch-2 LATENT over the same sigmas (same calls and rows)"}
+
+
+def figure_estimate(config: dict, device: str, log=None) -> dict:
+    """The pack's memory estimate for a drag (`nodes/limits.drag_memory_estimate`: ComfyUI's
+    activation formula at the rows a step sends, plus the recording), said before the first
+    model call, against what the drag then really took: peak RSS (VmHWM) minus the RSS with the
+    model loaded, in a fresh process (on CUDA: peak allocated minus allocated before)."""
+    drag = spawn(dict(config, side="drag", device=device, threads=None))
+    est = drag["estimate"]
+    measured = (drag["cuda_peak_bytes"] - drag["cuda_before_bytes"]) if "cuda_peak_bytes" in drag else \
+        (drag["peak_rss_bytes"] - drag["rss_before_bytes"])
+    if log:
+        log(f"  memory estimate {config['model']} {config['size']}px: estimate {est['total'] / MiB:.0f} MiB, "
+            f"measured {measured / MiB:.0f} MiB")
+    return {"title": "Memory estimate said before a drag against its measured peak",
+            "value": measured / est["total"], "estimate_mib": est["total"] / MiB,
+            "estimate": {k: (v / MiB if k != "rows" else v) for k, v in est.items()},
+            "measured_mib": measured / MiB, "weights_mib": est["weights"] / MiB, "drag": drag, "config": config,
+            "how": "one fresh process: boot, build the model, load it, reset the peak, run the drag once; measured = "
+                   "peak RSS - RSS before the drag (CPU) or peak allocated - allocated before (CUDA); value = "
+                   "measured / estimate"}

@@ -80,7 +80,9 @@ def rows(result: dict) -> list[tuple[str, str, str, str]]:
     out.append(("4. Memory (peak RSS drag - equal-NFE reference)", "one fresh process per side, peak RSS (VmHWM)",
                 "; ".join(parts), "<= trajectory + 64 MiB"))
     q = f["quality"]
-    if q.get("status") == "TODO":
+    if "demo" in q:
+        out.append(quality_row(q))
+    elif q.get("status") == "TODO":
         out.append(("5. Quality per NFE (demo model)", "-", f"TODO: {q['why']}", "curve"))
     else:
         curve = "; ".join(f"steps {c['steps']} ({c['nfe_calls']:.0f} calls): error {c['centroid_error_px']:.1f} px, "
@@ -129,11 +131,46 @@ def sdxl_row(o: dict) -> tuple[str, str, str, str]:
             f"/ {n['rows']} rows, formula {n['expected_rows']}): {_status(o)}", "<= 1.05")
 
 
+def quality_row(q: dict) -> tuple[str, str, str, str]:
+    """Figure 5 from the SDE-vs-ODE study's committed results (`quality_per_call.figure_quality`)."""
+    demo, exact = q["demo"], q["exact"]
+    curve = "; ".join(f"{c['plan']} ({c['unet_calls_per_case']:.0f} calls, {c['share_of_paper_calls']:.2f} of 200 "
+                      f"steps'): {c['gt_l1_ae']:.4f} [{c['gt_l1_ae_ci95'][0]:.4f}, {c['gt_l1_ae_ci95'][1]:.4f}]"
+                      f"{'' if c['holds'] else ' (does not hold)'}" for c in demo["curve"])
+    cheap = demo["cheapest_holding"]
+    ex = exact["cheapest_holding"]
+    fast = q.get("fast_preset")
+    fast_text = (f"; fast preset (steps {fast['settings']['steps']}, t0 {fast['settings']['t0']:g}, step_size "
+                 f"{fast['settings']['step_size']}): **{fast['share_of_paper_calls']:.2f}** of the paper's calls, "
+                 f"{'holds' if fast['holds'] else 'does not hold'}") if fast and fast.get("measured") else ""
+    return ("5. Quality per model call (SDE-Drag plans)",
+            f"demo model, N = {demo['n']} paired cases ({demo['source']}); primary measure: L1 to the true moved scene "
+            f"(AE) in the edited region, mean [95 % CI]; holds: {demo['rule']}. Exact-score model: "
+            f"{exact['source']}",
+            f"{curve}; cheapest that holds: **{cheap['plan'] if cheap else 'none'}** "
+            f"({cheap['share_of_paper_calls']:.2f} of the calls){fast_text}. Exact-score model: cheapest that holds "
+            f"steps {ex['steps']}, t0 {ex['t0']:g}, step_size {ex['step_size']} = "
+            f"{exact['cheapest_rows_fraction']:.3f} of the default's rows",
+            "<= 0.25 of the paper's calls at the same quality")
+
+
+def memory_estimate_row(fig: dict) -> tuple[str, str, str, str]:
+    est, c = fig["estimate"], fig["config"]
+    return ("4b. Memory estimate said before a drag / measured peak",
+            f"`{c['model']}` {c['size']}x{c['size']}, steps {c['steps']} x t0 {c['t0']}, cfg {c['cfg']:g}: "
+            f"{est['rows']} rows per call; fresh process, peak RSS - RSS with the model loaded",
+            f"estimate {fig['estimate_mib']:.0f} MiB (activations {est['activations']:.0f} MiB by ComfyUI's formula + "
+            f"recording {est['recording']:.1f} MiB) beside {fig['weights_mib']:.0f} MiB of weights; measured "
+            f"{fig['measured_mib']:.0f} MiB: **{fig['value']:.2f}** (the drag ran {fig['drag']['calls']} calls of "
+            f"{fig['drag']['rows']} rows in all)", "<= 1 (the estimate covers the peak)")
+
+
 def table(results: list[dict]) -> str:
     """One Markdown table; one result column per run (CPU run first, then a GPU run if any).
     A `--sdxl-only` run adds its row under figure 1 (in the first column) instead of a column."""
     sdxl_only = [r for r in results if r["run"]["mode"] == "sdxl-overhead"]
-    results = [r for r in results if r["run"]["mode"] != "sdxl-overhead"]
+    extra_rows = {r["run"]["mode"]: r for r in results if r["run"]["mode"] in ("quality-per-call", "memory-estimate")}
+    results = [r for r in results if r["run"]["mode"] not in ("sdxl-overhead", "quality-per-call", "memory-estimate")]
     if not results:  # a --sdxl-only run printed alone
         results, sdxl_only = sdxl_only, []
         base = [sdxl_row(results[0]["figures"]["overhead_sdxl"])]
@@ -146,6 +183,20 @@ def table(results: list[dict]) -> str:
             base.insert(1, row)
             for o in others:
                 o.insert(1, (row[0], row[1], "-", row[3]))
+    def put(row, after_prefix: str, replace_prefix: str | None = None):
+        for rows_ in [base] + others:
+            cells = row if rows_ is base else (row[0], row[1], "-", row[3])
+            if replace_prefix and any(r[0].startswith(replace_prefix) for r in rows_):
+                i = next(i for i, r in enumerate(rows_) if r[0].startswith(replace_prefix))
+                rows_[i] = cells
+            else:
+                i = max(i for i, r in enumerate(rows_) if r[0].startswith(after_prefix))
+                rows_.insert(i + 1, cells)
+
+    if "quality-per-call" in extra_rows:
+        put(quality_row(extra_rows["quality-per-call"]["figures"]["quality"]), "4.", "5.")
+    if "memory-estimate" in extra_rows:
+        put(memory_estimate_row(extra_rows["memory-estimate"]["figures"]["memory_estimate"]), "4.")
     header = ["figure", "setting", _column(results[0])] + [_column(r) for r in results[1:]] + ["goal"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, (fig, setting, res, goal) in enumerate(base):
@@ -155,7 +206,10 @@ def table(results: list[dict]) -> str:
 
 
 def describe(result: dict) -> str:
-    mach, ver, run = result["machine"], result["versions"], result["run"]
+    run = result["run"]
+    if "machine" not in result:  # figure 5 alone: read from make eval's results, nothing timed
+        return f"{run['date']}, {run['mode']} figure from make eval's committed results"
+    mach, ver = result["machine"], result["versions"]
     return (f"{run['date']}, {mach['cpu'] or mach['platform']} ({mach.get('cores_available') or mach['cores']} "
             f"cores{', ' + mach['gpu'] if mach.get('gpu') else ''}), torch {ver['torch']}, ComfyUI "
             f"{ver['comfyui']}, {run['mode']} run of {run['seconds']:.0f} s")
@@ -176,7 +230,9 @@ def readme_section(paths: list) -> str:
         "test`). What is timed is LATENT in -> LATENT out, model loaded, no VAE: the node classes are called "
         "directly (not through ComfyUI's executor) with the same objects on both sides, and the reference is "
         "`comfy.sample.sample_custom` (the SamplerCustom node's body) making the same model calls of the same "
-        "batch rows. Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
+        "batch rows. Row 4b is one SDXL drag at 1024x1024 in a fresh process (`benchmarks/run.py --sdxl-memory`); "
+        "row 5 reads the SDE-vs-ODE study's committed results (`make eval`, or `benchmarks/run.py --quality-only` "
+        "to redo the figure alone). Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
         "",
         table(results),
         "",
@@ -190,7 +246,7 @@ def readme_section(paths: list) -> str:
                          f"shared with other jobs the ratio of minimums is noise-limited; rerun it on a quiet one.")
             lines.append("")
     q = results[0]["figures"].get("quality", {})
-    if q.get("recommended_steps"):
+    if q.get("recommended_steps") and not any(r["run"]["mode"] == "quality-per-call" for r in results):
         lines.append(f"Figure 5 recommends {q['recommended_steps']} steps on the demo model ({q['rule']}).")
         lines.append("")
     return "\n".join(lines)
@@ -209,8 +265,9 @@ def readme_section_text(readme: str) -> str | None:
 def cited_results(section: str) -> list[str]:
     import re
 
+    listed = re.search(r"Results: (.*?) \(", section)  # the run files; other JSON named in the text are sources
     seen = []
-    for p in re.findall(r"benchmarks/results/[\w.+-]+\.json", section):
+    for p in re.findall(r"benchmarks/results/[\w.+-]+\.json", listed.group(1) if listed else section):
         if p not in seen:
             seen.append(p)
     return seen
@@ -218,3 +275,13 @@ def cited_results(section: str) -> list[str]:
 
 if __name__ == "__main__":
     print(readme_section(sys.argv[1:]))
+
+
+def memory_estimate_text(result: dict) -> str:
+    """One line for the README: the estimate said before an SDXL drag against its measured peak."""
+    fig = result["figures"]["memory_estimate"]
+    est, c = fig["estimate"], fig["config"]
+    return (f"{c['model']} {c['size']}x{c['size']}, {est['rows']} rows per call: estimate {fig['estimate_mib']:.0f} MiB "
+            f"(activations {est['activations']:.0f} MiB by ComfyUI's formula + recording {est['recording']:.1f} MiB) "
+            f"beside {fig['weights_mib']:.0f} MiB of weights; measured {fig['measured_mib']:.0f} MiB "
+            f"(ratio {fig['value']:.2f}; {result['run']['date']}, {result['machine'].get('cpu', '')})")

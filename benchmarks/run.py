@@ -43,12 +43,13 @@ FULL = {
     "memory": [{"model": "sd15-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0},
                {"model": "tiny-conv", "size": 1024, "steps": 200, "t0": 0.6, "cfg": 1.0}],
     "lora": {"rank": 4, "train_steps": 4},
-    "quality": {"steps": [200, 100, 50, 25], "t0": 0.6, "cases": ["red_disc_right", "blue_square_down",
-                                                                  "yellow_triangle_diagonal"]},
     # figure 1 again on SDXL, in a fresh process (its UNet alone is about 10 GB in fp32)
     "sdxl": {"model": "sdxl-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0, "drag_px": 16, "repeats": 3,
              "reference_sampler": "euler_ancestral"},
 }
+# --sdxl-memory: one SDXL drag at 1024x1024 (128x128 latent), 1 denoising step, 1 sub-drag, cfg 3
+FULL["sdxl_memory"] = {"model": "sdxl-unet", "size": 1024, "steps": 2, "t0": 0.5, "cfg": 3.0}
+QUICK_MEMORY = {"model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0}
 QUICK = {
     "mode": "quick", "model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
     "threads": 1,  # a smoke run: one torch thread stays fast on a busy shared machine
@@ -57,7 +58,6 @@ QUICK = {
     "nfe_tiny": [{"cfg": 3.0, "drag_px": 48}, {"cfg": 1.0, "drag_px": 48}],
     "memory": [{"model": "tiny", "size": 256, "steps": 10, "t0": 0.6, "cfg": 3.0}],
     "lora": {"rank": 4, "train_steps": 3},
-    "quality": {"steps": [20, 10], "t0": 0.6, "cases": ["red_disc_right"]},
 }
 
 
@@ -150,32 +150,85 @@ def figure_overhead_sdxl(config: dict, device: str) -> dict:
     return fig
 
 
-def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
-    """`--sdxl-only`: figure 1 on SDXL alone, written as its own JSON (README cites it next to
-    the SD1.5 run's)."""
-    started = time.time()
-    from benchmarks.boot import Host
+def result_head(mode: str, host=None, **more) -> dict:
+    """The JSON's header: schema, run (mode, date, command), machine and versions (with a host)."""
+    head = {"schema": 1, "run": {"mode": mode, "date": datetime.datetime.now(datetime.timezone.utc)
+                                 .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(sys.argv[1:])}}
+    if host is not None:
+        head.update(machine=machine(host), versions=versions(host))
+    return {**head, **more}
 
-    host = Host(device, threads=1)  # only for machine() and versions(); the worker times
-    result = {"schema": 1, "run": {"mode": "sdxl-overhead", "date": datetime.datetime.now(datetime.timezone.utc)
-                                   .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(
-                                       sys.argv[1:])},
-              "machine": machine(host), "versions": versions(host), "config": {"sdxl": config["sdxl"]}}
-    del host
-    log("SDXL overhead: fresh process")
-    fig = figure_overhead_sdxl(config["sdxl"], device)
-    result["machine"]["torch_threads"] = fig["torch_threads"]
-    result["model"] = fig["model"]
-    result["settings"] = fig["settings"]
-    result["figures"] = {"overhead_sdxl": fig}
-    log(f"  SDXL overhead ratio {fig['value']:.4f}")
+
+def write_result(result: dict, out_dir: Path, name: str, started: float) -> dict:
     result["run"]["seconds"] = round(time.time() - started, 1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{result['run']['date'][:10]}-sdxl-unet-{device}.json"
+    path = out_dir / name
     path.write_text(json.dumps(result, indent=1, default=float) + "\n")
     result["path"] = str(path)
     log(f"wrote {path} ({result['run']['seconds']} s)")
     return result
+
+
+def boot_for_header(device: str):
+    from benchmarks.boot import Host
+
+    return Host(device, threads=1)  # only for machine() and versions(); a fresh worker process measures
+
+
+def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
+    """`--sdxl-only`: figure 1 on SDXL alone, written as its own JSON (README cites it next to
+    the SD1.5 run's)."""
+    started = time.time()
+    result = result_head("sdxl-overhead", boot_for_header(device), config={"sdxl": config["sdxl"]})
+    log("SDXL overhead: fresh process")
+    fig = figure_overhead_sdxl(config["sdxl"], device)
+    result["machine"]["torch_threads"] = fig["torch_threads"]
+    result.update(model=fig["model"], settings=fig["settings"], figures={"overhead_sdxl": fig})
+    log(f"  SDXL overhead ratio {fig['value']:.4f}")
+    return write_result(result, out_dir, f"{result['run']['date'][:10]}-sdxl-unet-{device}.json", started)
+
+
+def figure_quality_per_call() -> dict:
+    from benchmarks import quality_per_call
+
+    return quality_per_call.figure_quality(fast=getattr(quality_per_call.presets(), "FAST", None))
+
+
+def run_quality_only(out_dir: Path) -> dict:
+    """`--quality-only`: figure 5 alone (it reads make eval's committed results; no model runs),
+    written as its own JSON that the README's Performance table cites."""
+    result = result_head("quality-per-call", figures={"quality": figure_quality_per_call()})
+    return write_result(result, out_dir, "quality-per-call.json", time.time())
+
+
+def run_per_drag(quick: bool, device: str, out_dir: Path) -> dict:
+    """`--per-drag`: figure 8 alone (seconds per drag at the paper's and the fast preset, peak
+    memory, LoRA training), written as its own JSON."""
+    from benchmarks import per_drag, quality_per_call
+    from benchmarks.boot import Host, env_threads
+
+    started = time.time()
+    host = Host(device, threads=env_threads() or (1 if quick else None))
+    p = quality_per_call.presets()
+    presets = {"paper": p.PAPER, **({"fast": p.FAST} if hasattr(p, "FAST") else {})}
+    config = per_drag.QUICK if quick else per_drag.FULL
+    result = result_head("per-drag" + ("-quick" if quick else ""), host, config=config)
+    log(f"seconds per drag on {device}: {config['model']} {config['size']}px, presets {', '.join(presets)}")
+    result["figures"] = {"per_drag": per_drag.figure_per_drag(host, presets, config, log=log)}
+    return write_result(result, out_dir, f"{result['run']['date'][:10]}-per-drag-{config['model']}-{device}.json",
+                        started)
+
+
+def run_memory_estimate(config: dict, device: str, out_dir: Path) -> dict:
+    """`--sdxl-memory`: the estimate the pack logs before a drag against the drag's measured peak,
+    one fresh process, written as its own JSON."""
+    started = time.time()
+    result = result_head("memory-estimate", boot_for_header(device), config=config)
+    log(f"memory estimate: {config['model']} {config['size']}px drag in a fresh process")
+    result["figures"] = {"memory_estimate": memory.figure_estimate(config, device, log=log)}
+    return write_result(result, out_dir,
+                        f"{result['run']['date'][:10]}-{config['model']}-{config['size']}-memory-{device}.json",
+                        started)
 
 
 def run(config: dict, device: str, out_dir: Path) -> dict:
@@ -187,10 +240,7 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
     log(f"{config['mode']} run on {device}: booting ComfyUI")
     threads = env_threads() or config.get("threads")
     host = Host(device, threads=threads)
-    result = {"schema": 1, "run": {"mode": config["mode"], "date": datetime.datetime.now(datetime.timezone.utc)
-                                   .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(
-                                       sys.argv[1:])},
-              "machine": machine(host), "versions": versions(host), "config": config}
+    result = result_head(config["mode"], host, config=config)
     log(f"building {config['model']}")
     model, info = models.build(config["model"])
     result["model"] = {k: v for k, v in info.items() if k != "unet_config"}
@@ -251,12 +301,9 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
     else:
         figs["fresh_sampler"] = figures.todo("Fresh-noise SDE Sampler / ddpm", "nodes/sampler.py is not in this "
                                                                              "checkout")
-    # 5. quality per NFE on the demo model
-    from benchmarks import quality
-
-    log("quality per NFE on the demo model")
-    figs["quality"] = quality.figure_quality(host, config["quality"]["steps"], config["quality"]["t0"],
-                                             cases=config["quality"]["cases"], log=log)
+    # 5. quality per model call: from the SDE-vs-ODE study's committed results (make eval)
+    figs["quality"] = figure_quality_per_call()
+    log(f"  quality per call: cheapest plan that holds costs {figs['quality']['value']} of the paper's calls")
 
     # 4. memory, fresh processes (last: nothing is timed while they run)
     del w, tiny, model, lora_model
@@ -271,15 +318,9 @@ def run(config: dict, device: str, out_dir: Path) -> dict:
         log(f"  SDXL overhead ratio {figs['overhead_sdxl']['value']:.4f}")
 
     result["figures"] = figs
-    result["run"]["seconds"] = round(time.time() - started, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{config['mode']}-{info['name']}-{device}.json" if config["mode"] == "quick" else \
         f"{result['run']['date'][:10]}-{info['name']}-{device}.json"
-    path = out_dir / name
-    path.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    result["path"] = str(path)
-    log(f"wrote {path} ({result['run']['seconds']} s)")
-    return result
+    return write_result(result, out_dir, name, started)
 
 
 def main(argv=None):
@@ -292,6 +333,13 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None,
                         help="the drag's steps (of which round(t0 x steps) are run); default 5 (full), 10 (quick)")
     parser.add_argument("--sdxl-only", action="store_true", help="figure 1 on ComfyUI's SDXL UNet only (~10 GB)")
+    parser.add_argument("--sdxl-memory", action="store_true",
+                        help="the pack's memory estimate against the measured peak of one SDXL drag at 1024x1024")
+    parser.add_argument("--quality-only", action="store_true",
+                        help="figure 5 (quality per model call) alone, from make eval's committed results")
+    parser.add_argument("--per-drag", action="store_true",
+                        help="seconds per drag at 512x512 (paper and fast presets), peak memory, LoRA training time: "
+                             "for a GPU (--device cuda); with --quick the tiny model on the CPU")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--overhead-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -311,6 +359,19 @@ def main(argv=None):
         config["memory"] = [dict(m, steps=args.steps) if m["model"] == config["model"] else m
                             for m in config["memory"]]
     out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
+    if args.per_drag:
+        result = run_per_drag(args.quick, args.device, out)
+        print(f"JSON: {result['path']}")
+        return 0
+    if args.quality_only:
+        result = run_quality_only(out)
+        print(f"JSON: {result['path']}")
+        return 0
+    if args.sdxl_memory:
+        result = run_memory_estimate(config.get("sdxl_memory", QUICK_MEMORY), args.device, out)
+        print(report.memory_estimate_text(result))
+        print(f"JSON: {result['path']}")
+        return 0
     if args.sdxl_only:
         if args.repeats is not None:
             config["sdxl"] = dict(config["sdxl"], repeats=args.repeats)

@@ -193,13 +193,25 @@ def train_unet(dm, scenes, ae, scale, a, settings, out_dir, ckpt_dir):
     if a.resume_unet:
         # continue from the last run: raw weights from the checkpoint, EMA from the shipped files
         import comfy.utils
-        ck = torch.load(os.path.join(ckpt_dir, "unet_ckpt.pt"), map_location="cpu")
-        unet.load_state_dict(ck["unet"])
-        text.load_state_dict(ck["text"])
-        ema_u.shadow = {k: v.float() for k, v in comfy.utils.load_torch_file(os.path.join(out_dir, "demo_unet.safetensors")).items()}
-        ema_t.shadow = {k: v.float() for k, v in comfy.utils.load_torch_file(os.path.join(out_dir, "demo_text.safetensors")).items()}
-        step0 = int(ck["step"])
-        log(f"resumed UNet from step {step0}")
+        shipped_u = comfy.utils.load_torch_file(os.path.join(out_dir, "demo_unet.safetensors"))
+        shipped_t = comfy.utils.load_torch_file(os.path.join(out_dir, "demo_text.safetensors"))
+        ema_u.shadow = {k: v.float() for k, v in shipped_u.items()}
+        ema_t.shadow = {k: v.float() for k, v in shipped_t.items()}
+        ckpt = os.path.join(ckpt_dir, "unet_ckpt.pt")
+        if os.path.exists(ckpt):
+            ck = torch.load(ckpt, map_location="cpu")
+            unet.load_state_dict(ck["unet"])
+            text.load_state_dict(ck["text"])
+            step0 = int(ck["step"])
+        else:
+            # the raw weights died with an earlier machine's /tmp: start them from the shipped EMA
+            # weights (the step count is the shipped files' own)
+            unet.load_state_dict(shipped_u)
+            text.load_state_dict(shipped_t)
+            from safetensors import safe_open
+            with safe_open(os.path.join(out_dir, "demo_unet.safetensors"), "pt") as f:
+                step0 = int((f.metadata() or {}).get("step", 0))
+        log(f"resumed UNet from step {step0}" + ("" if os.path.exists(ckpt) else " (shipped EMA weights; no checkpoint)"))
 
     betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
     abar = torch.cumprod(1 - betas, 0).float()
@@ -391,7 +403,8 @@ def main():
     ap.add_argument("--refresh", type=int, default=8)
     ap.add_argument("--ckpt-every", type=float, default=90.0)
     ap.add_argument("--resume-unet", action="store_true",
-                    help="with --skip-ae: continue the UNet from --ckpt-dir/unet_ckpt.pt (EMA from --out)")
+                    help="with --skip-ae: continue the UNet from --ckpt-dir/unet_ckpt.pt, or from the EMA "
+                         "weights in --out where no checkpoint is left (EMA from --out)")
     ap.add_argument("--dec-minutes", type=float, default=12.0, help="phase D: decoder fine-tune (0 = skip)")
     ap.add_argument("--dec-steps", type=int, default=None)
     ap.add_argument("--dec-lr", type=float, default=1e-3)

@@ -9,7 +9,7 @@ from .base import SDEDragNode
 from .guidance import GuidanceSpec
 from .masks import mask_for
 from .model_space import image_factor, latent_samples, with_samples
-from .runner import Progress, StepControls, run_sampler
+from .runner import Progress, StepControls, reserve_for_batch, run_sampler
 
 RAMPS = ["constant", "linear from 1 (paper)"]
 
@@ -25,6 +25,7 @@ def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=Non
     sigmas = recorded.sigmas
     steps = len(sigmas) - 1
     guider = spec.build(recorded_branch=recorded_branch)
+    reserve_for_batch(guider, 2 if sampler is sample_cycle_sde else 1)  # Cycle-SDE batches [edited; recorded]
     cfg_scales = guidance_scales(steps, spec.base_cfg) if cfg_ramp != RAMPS[0] else None
     controls = StepControls(guider, Progress(model, steps), cfg_scales=cfg_scales)
     region = mask_for(mask, samples.shape, image_factor(recorded.latent_format))

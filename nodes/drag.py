@@ -11,13 +11,13 @@ from ..sde_core import copy_paste, guidance_scales, lora_scales, ode_method, pla
 from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .limits import check_memory, check_representable
+from .limits import check_memory, check_representable, drag_memory_estimate, memory_text
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
 from .masks import mask_for
 from .model_space import (choose_sigmas, clean_start, generator_for, image_factor, latent_samples, schedule_of,
                           with_samples)
-from .presets import DEMO, DEMO_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
-from .runner import Progress, StepControls, run_sampler
+from .presets import DEMO, DEMO_PRESETS_TEXT, FAST_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
+from .runner import Progress, StepControls, reserve_for_batch, run_sampler
 
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
@@ -141,7 +141,7 @@ class SDEDragAllInOne(SDEDragNode):
 
     @classmethod
     def description(cls):
-        return f"{super().description()} {PAPER_PRESETS_TEXT} {DEMO_PRESETS_TEXT}"
+        return f"{super().description()} {PAPER_PRESETS_TEXT} {FAST_PRESETS_TEXT} {DEMO_PRESETS_TEXT}"
 
     @classmethod
     def schema_inputs(cls):
@@ -192,6 +192,9 @@ class SDEDragAllInOne(SDEDragNode):
         model, setters = lora_ramp(model, guider, sigmas, lora_scale_min)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         guide = spec.build()
+        reserve_for_batch(guide, drag_method.latents_per_call)
+        logging.info("SDE Drag %s", memory_text(drag_memory_estimate(
+            model, samples.shape, drag_method.latents_per_call, spec.base_cfg, n_steps, n_subdrags)))
         controls = StepControls(guide, Progress(model, n_subdrags * n_steps * drag_method.calls_per_step),
                                 cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
         region = mask_for(mask, samples.shape, image_factor(latent_format))

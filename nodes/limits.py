@@ -88,3 +88,22 @@ def check_representable(schedule, sigmas, name: str = "t0/sigmas") -> None:
             f"{name}: the schedule starts at sigma {top:g}, where this model keeps none of the image "
             f"(a(sigma) = {a:g}: pure noise for a rectified-flow model); ComfyUI's noised LATENT cannot "
             "carry it. Use t0 below 1 (e.g. 0.99) or SIGMAS starting below 1 (SplitSigmas).")
+
+
+def drag_memory_estimate(model, shape, latents_per_call: int, cfg: float, n_steps: int, n_frames: int = 0) -> dict:
+    """Bytes a drag needs beside the model's weights, said before any model call:
+    activations = ComfyUI's own estimate for one call (`BaseModel.memory_required`, the formula
+    its samplers reserve with) of `batch x latents_per_call x (2 if cfg != 1 else 1)` rows, and
+    the recording (`recording_need`); `weights` is the model's size as ComfyUI counts it."""
+    b = int(shape[0])
+    rows = b * int(latents_per_call) * (1 if float(cfg) == 1.0 else 2)
+    activations = int(model.model.memory_required([rows, *(int(s) for s in shape[1:])]))
+    recording = recording_need(shape, n_steps, n_frames)
+    return {"rows": rows, "activations": activations, "recording": recording, "total": activations + recording,
+            "weights": int(model.model_size())}
+
+
+def memory_text(estimate: dict) -> str:
+    return (f"memory estimate {_size(estimate['total'])} beside the weights ({_size(estimate['weights'])}): "
+            f"activations of {estimate['rows']} rows {_size(estimate['activations'])} + recording "
+            f"{_size(estimate['recording'])}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 
 import comfy.model_management
+import comfy.model_patcher
+import comfy.patcher_extension
 import comfy.samplers
 import comfy.utils
 import latent_preview
@@ -56,6 +58,28 @@ class StepControls:
             return denoised
 
         return denoiser
+
+
+RESERVE_KEY = "sde_drag_batch_reservation"
+
+
+def reserve_for_batch(guider, latents_per_call: int) -> None:
+    """Make ComfyUI reserve memory for the batch our loop really sends: ComfyUI sizes the
+    activations it frees room for from the LATENT's batch (`sampler_helpers.estimate_memory`:
+    `memory_required([2 * batch, ...])`), but SDE-Drag's step sends the edited and the recorded
+    latent together, `latents_per_call` times that batch. A PREPARE_SAMPLING wrapper on the
+    guider's own copy of the model options scales the batch ComfyUI estimates with; the
+    user's MODEL and GUIDER are not changed (the guider is the pack's copy)."""
+    if latents_per_call <= 1:
+        return
+
+    def scaled(executor, model, noise_shape, conds, model_options=None):
+        shape = [int(noise_shape[0]) * latents_per_call, *noise_shape[1:]]
+        return executor(model, shape, conds, model_options)
+
+    guider.model_options = comfy.model_patcher.create_model_options_clone(guider.model_options)
+    comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, RESERVE_KEY,
+                                                 scaled, guider.model_options, is_model_options=True)
 
 
 def run_sampler(guider, samples: torch.Tensor, sigmas: torch.Tensor, loop, seed: int):

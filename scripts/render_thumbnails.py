@@ -28,6 +28,7 @@ STAND_IN = {
     "13 SD1.5 - SDE vs ODE image-to-image and inpainting": "04 Demo - SDE vs ODE inpainting",
     "14 SDXL - SDE-Drag at 1024x1024": "01 Demo - SDE-Drag - click points on the picture",
     "15 Flux dev - SDE-Drag on a rectified-flow model": "01 Demo - SDE-Drag - click points on the picture",
+    "16 SD1.5 - SDE-Drag fast preset": "01 Demo - SDE-Drag - click points on the picture",
 }
 
 

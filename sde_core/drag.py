@@ -8,6 +8,7 @@ current latent, copies a square patch from the source to the target at ``t0`` an
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, NamedTuple
 
@@ -116,21 +117,28 @@ class DragMethod(NamedTuple):
     """How ``sde_drag`` inverts and denoises each sub-drag, and what that costs:
     ``invert(model, x, sigmas, extra_args, disable) -> Trajectory`` and ``denoise`` (a
     k-diffusion-shaped sampler along the trajectory, e.g. ``sample_cycle_sde``) together make
-    ``calls_per_step`` model calls per step of ``sigmas``."""
+    ``calls_per_step`` model calls per step of ``sigmas``, each of ``latents_per_call`` latents
+    per latent of the batch (SDE-Drag's step batches the edited and the recorded latent)."""
 
     invert: Callable
     denoise: Callable
     calls_per_step: int
+    latents_per_call: int = 1
 
 
-def sde_method(schedule: Schedule = VP, generator=None) -> DragMethod:
+def sde_method(schedule: Schedule = VP, generator=None, eta: float = 1.0) -> DragMethod:
     """SDE-Drag: Cycle-SDE recording with fresh noise from ``generator`` (no model call), then
-    Cycle-SDE denoising along it (one batched [edited; recorded] call per step)."""
+    Cycle-SDE denoising along it (one batched [edited; recorded] call per step). ``eta`` < 1
+    denoises with ``cycle_step_eta`` (an edit kept by ``c / b_t``, from ``b_s^2 / b_t^2`` at
+    eta 1 to ``b_s / b_t`` at eta 0); the recording is the same for every eta."""
+    if not 0.0 <= float(eta) <= 1.0:
+        raise ValueError(f"eta must be in [0, 1] (1 = the paper's Cycle-SDE step), got {eta}.")
 
     def invert(model, x, sigmas, extra_args=None, disable=None):
         return record_forward(x, sigmas, schedule, generator=generator)
 
-    return DragMethod(invert, sample_cycle_sde, 1)
+    denoise = sample_cycle_sde if eta == 1.0 else functools.partial(sample_cycle_sde, eta=float(eta))
+    return DragMethod(invert, denoise, 1, latents_per_call=2)
 
 
 def ode_method(schedule: Schedule = VP, sigma_min=None) -> DragMethod:

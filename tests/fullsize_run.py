@@ -293,7 +293,7 @@ class Runner:
 
 
 # ---------------------------------------------------------------- shipped templates
-TEMPLATE_FAMILY = {"11": "sd15", "12": "sd15", "13": "sd15", "14": "sdxl", "15": "flux"}
+TEMPLATE_FAMILY = {"11": "sd15", "12": "sd15", "13": "sd15", "14": "sdxl", "15": "flux", "16": "sd15"}
 # Only step counts are lowered: drag / img2img / inpainting steps (t0 as shipped, so 5 x t0 are run) and the
 # identity LoRA's training steps. Everything else, picture size aside, is the template as shipped.
 TEMPLATE_STEPS = {"SDEDragAllInOne": 5, "SDEDragFreshDenoise": 5, "SDEDragIdentityLoRA": 2}

@@ -45,8 +45,14 @@ def test_quick_bench_computes_every_figure_and_writes_the_json(quick_run):
     assert figures["step_overhead"]["value"] > 0
     assert all(isinstance(c["difference_bytes"], int) and c["trajectory_bytes"] > 0
                for c in figures["memory"]["cases"])
-    for key in ("quality", "lora", "fresh_sampler"):  # computed, or a clearly marked TODO
+    for key in ("lora", "fresh_sampler"):  # computed, or a clearly marked TODO
         assert figures[key].get("status") == "TODO" or figures[key]["value"] is not None, key
+    # figure 5 reads make eval's committed study: a curve over plans, each with its interval
+    q = figures["quality"]
+    assert len(q["demo"]["curve"]) >= 3 and any(c["plan"] == "200 steps" for c in q["demo"]["curve"])
+    for c in q["demo"]["curve"]:
+        assert c["unet_calls_per_case"] > 0 and c["gt_l1_ae_ci95"][0] <= c["gt_l1_ae"] <= c["gt_l1_ae_ci95"][1]
+    assert 0 < q["exact"]["cheapest_rows_fraction"] <= 1
     # stdout: the Markdown table
     assert "| figure | setting |" in proc.stdout and "1. Overhead ratio" in proc.stdout
 
@@ -69,3 +75,19 @@ def test_the_readme_performance_table_is_rendered_from_the_json_it_cites():
     assert table in section, (
         "README.md's Performance table differs from the one benchmarks/report.py renders from " + ", ".join(cited)
         + "; paste the output of `.venv/bin/python benchmarks/report.py " + " ".join(cited) + "`")
+
+
+def test_the_per_drag_figure_for_a_gpu_runs_its_code_on_the_cpu_with_the_tiny_model(tmp_path):
+    """`benchmarks/run.py --device cuda --per-drag` is the GPU figure (seconds per drag, peak
+    memory, LoRA training); no GPU is lent here, so the same code runs with --quick on the CPU."""
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--per-drag", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=REPO,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (path,) = tmp_path.glob("*-per-drag-tiny-cpu.json")
+    fig = json.loads(path.read_text())["figures"]["per_drag"]
+    assert fig["device"] == "cpu" and "paper" in fig["presets"]
+    for row in fig["presets"].values():
+        assert row["calls"] == row["sub_drags"] * row["denoising_steps"] and row["seconds"] > 0
+        assert row["reference_seconds"] > 0 and row["peak_memory_bytes"] >= 0
+    assert fig["lora"]["seconds_for_100_steps"] > 0

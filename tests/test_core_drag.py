@@ -148,6 +148,25 @@ def test_sde_drag_with_nothing_to_move_reproduces_the_input():
     assert (out - latent).abs().max() < 1e-10
 
 
+@pytest.mark.parametrize("eta", [0.0, 0.5])
+def test_sde_drag_below_eta_one_still_reproduces_the_input_and_differs_from_eta_one(eta):
+    latent, mask = _setup()
+    generator = torch.Generator().manual_seed(SEED)
+    still, _ = sde_core.sde_drag(
+        MIXTURE.denoiser(sde_core.VP), latent, [[4, 4]], [[4, 4]], SIGMAS, alpha=1.0, beta=1.0,
+        generator=generator, method=sde_core.sde_method(sde_core.VP, generator, eta=eta),
+    )
+    assert (still - latent).abs().max() < 1e-10
+    generator = torch.Generator().manual_seed(SEED)
+    moved = _drag(latent, mask=mask, generator=generator, method=sde_core.sde_method(sde_core.VP, generator, eta=eta))[0]
+    assert (moved - _drag(latent, mask=mask)[0]).abs().max() > 1e-3
+
+
+def test_sde_method_refuses_eta_outside_zero_one():
+    with pytest.raises(ValueError, match="eta must be in"):
+        sde_core.sde_method(sde_core.VP, eta=1.5)
+
+
 def test_sde_drag_returns_one_frame_per_subdrag_and_keeps_the_unmasked_region_exactly():
     latent, mask = _setup()
     seen, steps = [], []

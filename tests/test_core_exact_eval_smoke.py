@@ -2,13 +2,11 @@
 test: every table is computed, every figure finite, the costs are the ones the loop makes,
 and the JSON says how it was made (the values are the full run's to report, not asserted)."""
 import json
-import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from quick_runs import finite, run_quick
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURES = ("target", "near", "left", "pos_err", "loglik_gap", "atypical")
@@ -17,15 +15,8 @@ MEASURES = ("target", "near", "left", "pos_err", "loglik_gap", "atypical")
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval_exact") / "eval_exact.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "eval_exact.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=REPO,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return proc, json.loads(out.read_text()), out.with_suffix(".md").read_text()
-
-
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    proc, result = run_quick("eval_exact.py", out, timeout=300)
+    return proc, result, out.with_suffix(".md").read_text()
 
 
 def check_row(row):

@@ -2,10 +2,6 @@
 figure is computed and finite and the JSON says how it was made (the values themselves are
 what the full run reports, not asserted here). Plus the measures it rests on, checked on
 cases with known answers."""
-import json
-import math
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO / "benchmarks"))  # at the end: ComfyUI's modules keep their names
 
 import eval_measures as em  # noqa: E402
+from quick_runs import finite, run_quick  # noqa: E402
 
 DRAG_NUMBERS = ("centroid_error_px", "centroid_error_px_median", "left_at_source", "area_ratio", "background_psnr_db",
                 "colour_kept", "shape_kept", "identity_kept", "frechet", "success_rate")
@@ -23,16 +20,7 @@ DRAG_NUMBERS = ("centroid_error_px", "centroid_error_px_median", "left_at_source
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval") / "eval_demo.json"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "eval_demo.py"), "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=900, cwd=REPO,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return proc, json.loads(out.read_text())
-
-
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    return run_quick("eval_demo.py", tmp_path_factory.mktemp("eval") / "eval_demo.json")
 
 
 def test_quick_eval_computes_every_figure(quick_run):

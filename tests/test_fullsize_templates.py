@@ -34,6 +34,7 @@ PEAK_RSS_BOUND_GIB = 21.0  # as tests/test_fullsize_families.py: the issue's 22 
 SAVES = {
     "11 SD1.5 - SDE-Drag with the paper presets": ["sde_drag_sd15/result", "sde_drag_sd15/trajectory"],
     "12 SD1.5 - SDE-Drag with identity LoRA": ["sde_drag_sd15_lora/result", "sde_drag_sd15_lora/trajectory"],
+    "16 SD1.5 - SDE-Drag fast preset": ["sde_drag_sd15_fast/result", "sde_drag_sd15_fast/trajectory"],
     "13 SD1.5 - SDE vs ODE image-to-image and inpainting": [
         "sde_drag_sd15/img2img_sde", "sde_drag_sd15/img2img_ode", "sde_drag_sd15/inpaint_sde",
         "sde_drag_sd15/inpaint_ode"],

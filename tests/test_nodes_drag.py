@@ -174,3 +174,30 @@ def test_pixel_points_are_rounded_down_to_whole_cells_before_the_sub_drags_are_p
     assert result.ok, result
     plans = [r.getMessage() for r in caplog.records if r.getMessage().startswith("SDE Drag plan: ")]
     assert plans == ["SDE Drag plan: 5 sub-drags x 1 steps = 5 model calls"], plans
+
+
+@pytest.mark.parametrize("method,rows", [("sde", 4), ("ode", 2)])
+def test_comfyui_reserves_memory_for_the_rows_a_drag_step_really_sends(host, monkeypatch, caplog, method, rows):
+    """SDE-Drag batches [edited; recorded] x [cond; uncond] = 4 rows per call, ODE-Drag 2; ComfyUI
+    by itself would reserve for 2 (the LATENT's batch x cond/uncond). The memory ComfyUI is asked
+    to free must be its own formula at the real rows, and the logged estimate must say so."""
+    import logging
+
+    import comfy.model_management
+
+    asked = []
+    real = comfy.model_management.load_models_gpu
+
+    def spy(models, memory_required=0, *args, **kwargs):
+        asked.append((models[0], memory_required))
+        return real(models, memory_required, *args, **kwargs)
+
+    monkeypatch.setattr(comfy.model_management, "load_models_gpu", spy)
+    with caplog.at_level(logging.INFO):
+        result = host.run(graphs.sde_drag("eps", method, points="48,48 -> 80,48", steps=6, step_size=8))
+    assert result.ok, result
+    model, reserved = asked[-1]
+    assert reserved == pytest.approx(model.model.memory_required([rows, 4, 32, 32]), rel=1e-9)
+    assert reserved > model.model.memory_required([2, 4, 32, 32]) or rows == 2
+    estimates = [r.getMessage() for r in caplog.records if "memory estimate" in r.getMessage()]
+    assert len(estimates) == 1 and f"activations of {rows} rows" in estimates[0], estimates

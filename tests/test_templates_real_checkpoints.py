@@ -26,6 +26,7 @@ LOADER_WIDGETS = {"CheckpointLoaderSimple": ["ckpt_name"], "UNETLoader": ["unet_
 EXPECTED_FILES = {
     "11 SD1.5 - SDE-Drag with the paper presets": {"v1-5-pruned-emaonly.safetensors"},
     "12 SD1.5 - SDE-Drag with identity LoRA": {"v1-5-pruned-emaonly.safetensors"},
+    "16 SD1.5 - SDE-Drag fast preset": {"v1-5-pruned-emaonly.safetensors"},
     "13 SD1.5 - SDE vs ODE image-to-image and inpainting": {"v1-5-pruned-emaonly.safetensors"},
     "14 SDXL - SDE-Drag at 1024x1024": {"sd_xl_base_1.0.safetensors"},
     "15 Flux dev - SDE-Drag on a rectified-flow model": {"flux1-dev.safetensors", "clip_l.safetensors",

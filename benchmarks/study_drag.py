@@ -15,8 +15,8 @@ centroid error, success). The experiments, fixed before the runs:
   scene's prompt): how often the shape class survives, per class; and generation from
   noise (t0 1): how often the result has the prompted shape and colour, per class. If SDE
   loses shapes on unedited scenes, the drag's loss is the prior's, not the drag's.
-- grid (causes 5 and 6: t0, alpha, cfg): t0 in {0.3, 0.4, 0.6, 0.8} at alpha 1.1 and cfg 3;
-  alpha 1.3 and cfg 1 at t0 0.6; demo presets otherwise.
+- grid (causes 5 and 6: t0, alpha, cfg): t0 in {0.3, 0.4, 0.5, 0.6, 0.8} x alpha in {1.1,
+  1.3} x cfg in {3, 1}, demo presets otherwise.
 - steps (cause 2): 200 steps (the paper's) against 50 at t0 0.6.
 - lora (cause 3): an identity LoRA trained per case (rank 4, 100 steps, lr 2e-4, the
   paper's) on the input, used by both methods (its scale ramps from 0.5 at t0, as the
@@ -55,8 +55,11 @@ ROOT = eval_demo.ROOT
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "study_drag.json")
 SEEDS = {"drag_scenes": 1200, "drag_sampler": 2200, "prior_scenes": 1300, "prior_sampler": 2300, "lora": 2400}
 PRESET = {"t0": 0.6, **eval_demo.DRAG_PRESET}
-GRID_T0 = (0.3, 0.4, 0.6, 0.8)
-GRID_OTHERS = ({"alpha": 1.3, "cfg": 3.0}, {"alpha": 1.1, "cfg": 1.0})  # at t0 0.6
+GRID_T0 = (0.3, 0.4, 0.5, 0.6, 0.8)
+GRID_ALPHA = (1.1, 1.3)
+GRID_CFG = (3.0, 1.0)
+QUICK_GRID = ({"t0": 0.4, "alpha": 1.1, "cfg": 3.0}, {"t0": 0.6, "alpha": 1.1, "cfg": 3.0},
+              {"t0": 0.6, "alpha": 1.3, "cfg": 3.0}, {"t0": 0.6, "alpha": 1.1, "cfg": 1.0})
 N_LORA = 16  # the first 16 cases: a LoRA is trained per case
 LORA = {"rank": 4, "steps": 100, "learning_rate": 2e-4}
 LORA_PLANS = ((25, 8e-4), (10, 2e-3))  # (steps, learning rate): a quarter and a tenth of the paper's steps
@@ -207,6 +210,25 @@ def run_eta(demo, study: Study, args) -> list[dict]:
     return out
 
 
+def settings_of_pairs(earlier: dict) -> dict:
+    """Each setting's method, knobs and cost by row name: the JSON's saved settings, and where a
+    JSON written before they were saved lacks a row's cost, the cost its experiment reported."""
+    def knobs(row):
+        return {k: v for k, v in row.items() if k in ("method", "eta") or k in PRESET or k.endswith("_per_case")}
+
+    found = {}
+    for g in earlier.get("grid", []):
+        for method in ("sde", "ode"):
+            found[f"{method.upper()} t0 {g['t0']:g} alpha {g['alpha']:g} cfg {g['cfg']:g}"] = knobs(g[method])
+    for row in earlier.get("eta", []):
+        if row["eta"] not in (None, 1.0):
+            found[f"SDE eta {row['eta']:g} t0 {row['t0']:g}"] = knobs(row)
+    for name, saved in earlier.get("settings", {}).items():
+        if "unet_calls_per_case" in saved or name not in found:
+            found[name] = saved
+    return found
+
+
 def run(args, demo, save) -> dict:
     """The experiments in order; `save(out)` after each, so a stopped run keeps what it measured."""
     study = Study(demo, args)
@@ -216,6 +238,7 @@ def run(args, demo, save) -> dict:
             earlier = json.load(f)
         out.update({k: earlier[k] for k in (*EXPERIMENTS, "timings") if k in earlier})
         study.rows.update(earlier.get("per_case", {}))
+        study.settings.update(settings_of_pairs(earlier))
 
     def step(name, fn):
         if args.only and name not in args.only:
@@ -224,12 +247,13 @@ def run(args, demo, save) -> dict:
         out[name] = fn()
         out["timings"][f"{name}_s"] = time.perf_counter() - t
         out["per_case"] = study.rows
+        out["settings"] = study.settings
         out["cases"] = study.dragset.case_json(SEEDS["drag_sampler"])
         save(out)
 
     def grid():
-        points = [{"t0": t0, "alpha": 1.1, "cfg": 3.0} for t0 in ((0.4, 0.6) if args.quick else GRID_T0)]
-        points += [{"t0": 0.6, **o} for o in GRID_OTHERS]
+        points = list(QUICK_GRID) if args.quick else [
+            {"t0": t0, "alpha": alpha, "cfg": cfg} for cfg in GRID_CFG for alpha in GRID_ALPHA for t0 in GRID_T0]
         return [{**p, **study.pair(f"t0 {p['t0']:g} alpha {p['alpha']:g} cfg {p['cfg']:g}", p)} for p in points]
 
     def steps():

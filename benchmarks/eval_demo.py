@@ -93,6 +93,7 @@ def parse_args(argv=None):
                     help="torch threads (default 1: the figures do not depend on the machine's core count, and "
                          "the tiny model gains little from more)")
     ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write")
+    ap.add_argument("--weights", default=None, help="a demo model's weights folder (default demo/weights)")
     ap.add_argument("--images", default=None, help="also write a PNG sheet of the first drag cases per method here")
     args = ap.parse_args(argv)
     args.n = args.n or (4 if args.quick else 200)
@@ -465,8 +466,8 @@ def _main(args, argv):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    demo = Demo()
-    weights = os.path.join(ROOT, "demo", "weights")
+    demo = Demo(args.weights)
+    weights = os.path.abspath(args.weights or os.path.join(ROOT, "demo", "weights"))
     n_fresh = max(args.n, args.n_i2i, args.n_inpaint)
     fresh_images, _ = scenes.generate_batch(SEEDS["fresh_scenes"], n_fresh)
     fresh_images = fresh_images.permute(0, 2, 3, 1).numpy()

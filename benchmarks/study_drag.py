@@ -80,7 +80,7 @@ def cost_rows_key(plan: str) -> str:
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=None, help="drag cases (default 32; 3 with --quick)")
-    ap.add_argument("--n-prior", type=int, default=None, help="scenes for the prior experiment (default 48; 6 quick)")
+    ap.add_argument("--n-prior", type=int, default=None, help="scenes for the prior experiment (default 144; 6 quick)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: small N, 2 grid points, 2 LoRA steps")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=DEFAULT_OUT)
@@ -91,7 +91,7 @@ def parse_args(argv=None):
                     help="redo only these experiments, keeping the others from the JSON at --out (same cases, seeds)")
     args = ap.parse_args(argv)
     args.n = args.n or (3 if args.quick else 32)
-    args.n_prior = args.n_prior or (6 if args.quick else 48)
+    args.n_prior = args.n_prior or (6 if args.quick else 144)
     return args
 
 
@@ -381,6 +381,14 @@ def report(out: dict) -> str:
     return "\n".join(parts)
 
 
+def weights_id(weights_dir: str | None) -> dict:
+    """The demo weights measured: their folder and each file's SHA-256."""
+    folder = os.path.abspath(weights_dir or os.path.join(ROOT, "demo", "weights"))
+    return {"dir": os.path.relpath(folder, ROOT),
+            "sha256": {f: eval_demo.sha256(os.path.join(folder, f)) for f in sorted(os.listdir(folder))
+                       if f.endswith(".safetensors")}}
+
+
 def main(argv=None):
     import torch
 
@@ -401,8 +409,7 @@ def _main(args, argv):
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "python": platform.python_version(), "device": "cpu"},
-        "seeds": SEEDS, "preset": PRESET, "weights": os.path.relpath(os.path.abspath(args.weights or
-                                                                        os.path.join(ROOT, "demo", "weights")), ROOT)}
+        "seeds": SEEDS, "preset": PRESET, "weights": weights_id(args.weights)}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.only and os.path.exists(args.out):  # the JSON stays the full run's, and says which experiments a later call redid
         with open(args.out, encoding="utf-8") as f:

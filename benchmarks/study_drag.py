@@ -66,7 +66,7 @@ LORA_PLANS = ((25, 8e-4), (10, 2e-3))  # (steps, learning rate): a quarter and a
 EXPERIMENTS = ("prior", "grid", "steps", "cost", "lora", "lora_cost", "eta")
 ETAS = (0.0, 0.5, 0.75)  # eta 1 and ODE-Drag are the grid's rows
 COST_PLANS = [  # SDE only; (name, changes to PRESET)
-    ("200 steps", {"steps": 200}), ("100 steps", {"steps": 100}), ("50 steps (demo preset)", {}),
+    ("200 steps", {"steps": 200}), ("100 steps", {"steps": 100}), ("50 steps", {}),
     ("25 steps", {"steps": 25}), ("50 steps, step_size 4, r 3", {"step_size": 4}),
     ("25 steps, t0 0.4", {"steps": 25, "t0": 0.4}),
 ]
@@ -74,7 +74,8 @@ COST_PLANS = [  # SDE only; (name, changes to PRESET)
 
 def cost_rows_key(plan: str) -> str:
     """The `per_case` key of a cost plan's rows (plans measured by another experiment share its run)."""
-    return "SDE " + {"50 steps (demo preset)": "t0 0.6 alpha 1.1 cfg 3", "200 steps": "200 steps t0 0.6"}.get(plan, plan)
+    return "SDE " + {"50 steps": "t0 0.6 alpha 1.1 cfg 3", "50 steps (demo preset)": "t0 0.6 alpha 1.1 cfg 3",
+                     "200 steps": "200 steps t0 0.6"}.get(plan, plan)
 
 
 def parse_args(argv=None):

@@ -266,7 +266,7 @@ def wf_composable(s):
     d = Demo(s, "# SDE-Drag built from its parts\nStochastic Inversion records the noise up to t0, Latent Copy-Paste "
                 "Drag moves the patch, SDE Denoise (Cycle-SDE) denoises with the recorded noise inside the mask. "
                 "This is one sub-drag; the all-in-one SDE Drag node repeats it in small steps.")
-    inv = d.stochastic_inversion(2, 0.6)
+    inv = d.stochastic_inversion(2, DRAG["t0"])
     paste = s.add("SDEDragCopyPaste", 2, {**{k: DRAG[k] for k in ("r", "alpha", "beta")}, "seed": 1234})
     s.wire(paste, latent=(inv, 0), trajectory=(inv, 1), drag_points=(d.case, 2))
     den = s.add("SDEDragCycleDenoise", 3, {"cfg": 3.0, "cfg_ramp": "linear from 1 (paper)"})

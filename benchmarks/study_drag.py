@@ -85,6 +85,9 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true", help="a smoke run: small N, 2 grid points, 2 LoRA steps")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--grid", nargs="+", default=None, metavar="T0:ALPHA:CFG",
+                    help="the grid experiment's points instead of the full grid (e.g. 0.3:1.3:3 for a check at "
+                         "larger N: --n 200 --only grid --grid ... --out another JSON)")
     ap.add_argument("--weights", default=None,
                     help="a demo model's weights folder (default demo/weights): e.g. a candidate from "
                          "demo/train_demo_model.py --out DIR, with --only prior --out another JSON")
@@ -253,8 +256,11 @@ def run(args, demo, save) -> dict:
         save(out)
 
     def grid():
-        points = list(QUICK_GRID) if args.quick else [
-            {"t0": t0, "alpha": alpha, "cfg": cfg} for cfg in GRID_CFG for alpha in GRID_ALPHA for t0 in GRID_T0]
+        if args.grid:
+            points = [dict(zip(("t0", "alpha", "cfg"), map(float, p.split(":")))) for p in args.grid]
+        else:
+            points = list(QUICK_GRID) if args.quick else [
+                {"t0": t0, "alpha": alpha, "cfg": cfg} for cfg in GRID_CFG for alpha in GRID_ALPHA for t0 in GRID_T0]
         return [{**p, **study.pair(f"t0 {p['t0']:g} alpha {p['alpha']:g} cfg {p['cfg']:g}", p)} for p in points]
 
     def steps():

@@ -5,13 +5,10 @@ The measures are the ones `eval_demo.py`'s docstring declares; a case's row hold
 them, so every figure of a table can be traced to its cases in the JSON."""
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib.util
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -40,7 +37,6 @@ class DragSet:
 
     def __init__(self, demo, seed: int, n: int):
         self.cases = em.drag_cases(seed, n)
-        self.seed = seed
         self.images = np.stack([c["image"] for c in self.cases])
         self.latents = demo.encode(self.images)
         self.recon = demo.decode(self.latents)
@@ -53,7 +49,7 @@ class DragSet:
     def first(self, n: int) -> "DragSet":
         """The first `n` cases (same seeds: case i keeps sampler seed + i)."""
         sub = object.__new__(DragSet)
-        sub.seed, sub.cases = self.seed, self.cases[:n]
+        sub.cases = self.cases[:n]
         for name in ("images", "latents", "recon", "moved", "moved_recon"):
             setattr(sub, name, getattr(self, name)[:n])
         return sub
@@ -63,10 +59,6 @@ class DragSet:
                  "sampler_seed": sampler_seed + i} for i, c in enumerate(self.cases)]
 
 
-def settings_text(s: dict) -> str:
-    return ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in s.items())
-
-
 def run_setting(demo, dragset: DragSet, method: str, s: dict, sampler_seed: int, models=None) -> tuple[np.ndarray, dict]:
     """Drag every case of `dragset` with the SDE Drag node (`method` 'sde' or 'ode', settings
     `s`: steps, t0, cfg, step_size, r, alpha, beta; optionally eta for 'sde'), case i with seed
@@ -74,27 +66,29 @@ def run_setting(demo, dragset: DragSet, method: str, s: dict, sampler_seed: int,
     decoded results and the cost (seconds, UNet calls and rows per case).
 
     `eta` < 1 is not a node input (the exact-score study found no eta that beats both ends), so
-    for this study the node's `sde_method` is bound to `eta` while the setting runs."""
+    such a setting runs a subclass of the node whose `drag_method` is Cycle-SDE at that eta."""
     eta = float(s.get("eta", 1.0))
     if method != "sde" and eta != 1.0:
         raise ValueError(f"eta {eta} applies to method 'sde' only")
-    with _node_eta(demo, eta):
-        return _run_setting(demo, dragset, method, s, sampler_seed, models)
+    node = demo.drag_node if eta == 1.0 else node_at_eta(demo, eta)
+    return _run_setting(demo, node, dragset, method, s, sampler_seed, models)
 
 
-@contextlib.contextmanager
-def _node_eta(demo, eta: float):
-    module = sys.modules[type(demo.drag_node).__module__]
-    plain = module.sde_method
-    if eta != 1.0:
-        module.sde_method = functools.partial(plain, eta=eta)
-    try:
-        yield
-    finally:
-        module.sde_method = plain
+def node_at_eta(demo, eta: float):
+    """The SDE Drag node with its SDE step at DDIM's `eta` (`sde_core.sde_method(eta=...)`)."""
+    sde_method = demo.host.module("sde_core").sde_method
+
+    class SDEDragAtEta(type(demo.drag_node)):
+        @classmethod
+        def drag_method(cls, method, schedule, model, generator):
+            if method != "sde":
+                return super().drag_method(method, schedule, model, generator)
+            return sde_method(schedule, generator, eta=eta)
+
+    return SDEDragAtEta()
 
 
-def _run_setting(demo, dragset, method, s, sampler_seed, models):
+def _run_setting(demo, node, dragset, method, s, sampler_seed, models):
     torch = demo.torch
     negative = demo.cond("")
     demo.reset_count()
@@ -105,7 +99,7 @@ def _run_setting(demo, dragset, method, s, sampler_seed, models):
                                                "width": scenes.IMAGE_SIZE, "height": scenes.IMAGE_SIZE}))
         model = demo.counted if models is None else demo.counting(models[i])
         with torch.no_grad():
-            latent, _ = demo.drag_node.execute(
+            latent, _ = node.execute(
                 model, demo.cond(case["prompt"]), {"samples": dragset.latents[i:i + 1]}, points, method,
                 s["steps"], s["t0"], s["cfg"], s["step_size"], s["r"], s["alpha"], s["beta"], sampler_seed + i,
                 negative=negative, mask=torch.from_numpy(case["mask"]))

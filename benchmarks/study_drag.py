@@ -109,10 +109,8 @@ class Study:
     def drag(self, name: str, method: str, changes: dict, models=None, dragset=None) -> dict:
         """Run one setting (cached by name) on `dragset` (default: all cases) and return its summary."""
         dragset = dragset or self.dragset
-        s = {**PRESET, **changes}
-        if name in self.rows and name not in self.settings:  # measured by an earlier run (--only)
-            self.settings[name] = {"method": method, **s}
         if name not in self.rows:
+            s = {**PRESET, **changes}
             results, cost = trials.run_setting(self.demo, dragset, method, s, SEEDS["drag_sampler"], models)
             self.rows[name] = trials.measure(results, dragset, self.classifier)
             self.settings[name] = {"method": method, **s, **cost}
@@ -214,25 +212,6 @@ def run_eta(demo, study: Study, args) -> list[dict]:
     return out
 
 
-def settings_of_pairs(earlier: dict) -> dict:
-    """Each setting's method, knobs and cost by row name: the JSON's saved settings, and where a
-    JSON written before they were saved lacks a row's cost, the cost its experiment reported."""
-    def knobs(row):
-        return {k: v for k, v in row.items() if k in ("method", "eta") or k in PRESET or k.endswith("_per_case")}
-
-    found = {}
-    for g in earlier.get("grid", []):
-        for method in ("sde", "ode"):
-            found[f"{method.upper()} t0 {g['t0']:g} alpha {g['alpha']:g} cfg {g['cfg']:g}"] = knobs(g[method])
-    for row in earlier.get("eta", []):
-        if row["eta"] not in (None, 1.0):
-            found[f"SDE eta {row['eta']:g} t0 {row['t0']:g}"] = knobs(row)
-    for name, saved in earlier.get("settings", {}).items():
-        if "unet_calls_per_case" in saved or name not in found:
-            found[name] = saved
-    return found
-
-
 def run(args, demo, save) -> dict:
     """The experiments in order; `save(out)` after each, so a stopped run keeps what it measured."""
     study = Study(demo, args)
@@ -242,7 +221,7 @@ def run(args, demo, save) -> dict:
             earlier = json.load(f)
         out.update({k: earlier[k] for k in (*EXPERIMENTS, "timings") if k in earlier})
         study.rows.update(earlier.get("per_case", {}))
-        study.settings.update(settings_of_pairs(earlier))
+        study.settings.update(earlier["settings"])
 
     def step(name, fn):
         if args.only and name not in args.only:
@@ -344,9 +323,7 @@ def eta_table(rows: list[dict]) -> str:
 
     return head + "\n".join(f"| {r['t0']:g} | {name(r)} | {ci(r)} | {vs(r)} | {f4(r['dai_4'])} | "
                             f"{eval_demo.pct(r['shape_kept'])} | {r['successes']} | {r['unet_calls_per_case']:.0f} |"
-                            if "unet_calls_per_case" in r else
-                            f"| {r['t0']:g} | {name(r)} | {ci(r)} | {vs(r)} | {f4(r['dai_4'])} | "
-                            f"{eval_demo.pct(r['shape_kept'])} | {r['successes']} | - |" for r in rows)
+                            for r in rows)
 
 
 def cost_table(cost: list[dict], paper: dict) -> str:

@@ -169,6 +169,14 @@ class SDEDragAllInOne(SDEDragNode):
                                     lora_scale_min=lora_scale_min)
 
     @classmethod
+    def drag_method(cls, method, schedule, model, generator):
+        """The inversion and the denoising step of `method` ('sde' or 'ode'); one place to swap
+        them (benchmarks/drag_trials.py runs Cycle-SDE at DDIM's eta through a subclass)."""
+        if method == "ode":
+            return ode_method(schedule, float(model.get_model_object("model_sampling").sigma_min))
+        return sde_method(schedule, generator)
+
+    @classmethod
     def execute(cls, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
                 negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
         if method not in ("sde", "ode"):  # a linked value is not seen by validate_inputs
@@ -181,10 +189,7 @@ class SDEDragAllInOne(SDEDragNode):
         n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
         generator = generator_for(seed)
-        if method == "ode":
-            drag_method = ode_method(schedule, float(model.get_model_object("model_sampling").sigma_min))
-        else:
-            drag_method = sde_method(schedule, generator)
+        drag_method = cls.drag_method(method, schedule, model, generator)
         logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, drag_method.calls_per_step))  # before any call
         check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
                      downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work

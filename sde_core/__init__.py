@@ -20,6 +20,7 @@ from .ramps import guidance_scales, lora_scales
 from .sampling import KnownRegion, ddim_invert, sample_eta
 from .schedule import FLOW, VP, Schedule, t0_sigmas
 from .validate import (
+    check_eta,
     check_latent,
     check_mask,
     check_points,
@@ -36,5 +37,5 @@ __all__ = [
     "sample_cycle_sde", "sample_ode_masked",
     "guidance_scales", "lora_scales",
     "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method",
-    "check_t0", "check_steps", "check_sigmas", "check_points", "check_mask", "check_latent",
+    "check_t0", "check_eta", "check_steps", "check_sigmas", "check_points", "check_mask", "check_latent",
 ]

@@ -15,7 +15,7 @@ import torch
 from ._loop import keep_outside, payload, sigma_vector, step_range
 from .posterior import eta_step, forward_step, posterior
 from .schedule import VP, Schedule
-from .validate import check_mask, check_sigmas
+from .validate import check_eta, check_mask, check_sigmas
 
 __all__ = [
     "Trajectory",
@@ -218,8 +218,7 @@ def sample_cycle_sde(
     paper's step) selects ``cycle_step_eta``: reconstruction stays exact for every eta.
     """
     mask = _check_recorded(x, sigmas, trajectory, mask)
-    if not 0.0 <= float(eta) <= 1.0:
-        raise ValueError(f"eta must be in [0, 1] (1 = the paper's Cycle-SDE step), got {eta}.")
+    check_eta(eta)
     extra_args = {} if extra_args is None else extra_args
     levels = sigmas.tolist()
     batch = x.shape[0]

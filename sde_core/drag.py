@@ -17,7 +17,7 @@ import torch
 from .cycle_sde import record_forward, sample_cycle_sde, sample_ode_masked
 from .sampling import ddim_invert
 from .schedule import VP, Schedule
-from .validate import check_latent, check_mask, check_points, check_sigmas
+from .validate import check_eta, check_latent, check_mask, check_points, check_sigmas
 
 __all__ = ["plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method"]
 
@@ -131,13 +131,12 @@ def sde_method(schedule: Schedule = VP, generator=None, eta: float = 1.0) -> Dra
     Cycle-SDE denoising along it (one batched [edited; recorded] call per step). ``eta`` < 1
     denoises with ``cycle_step_eta`` (an edit kept by ``c / b_t``, from ``b_s^2 / b_t^2`` at
     eta 1 to ``b_s / b_t`` at eta 0); the recording is the same for every eta."""
-    if not 0.0 <= float(eta) <= 1.0:
-        raise ValueError(f"eta must be in [0, 1] (1 = the paper's Cycle-SDE step), got {eta}.")
+    eta = check_eta(eta)
 
     def invert(model, x, sigmas, extra_args=None, disable=None):
         return record_forward(x, sigmas, schedule, generator=generator)
 
-    denoise = sample_cycle_sde if eta == 1.0 else functools.partial(sample_cycle_sde, eta=float(eta))
+    denoise = sample_cycle_sde if eta == 1.0 else functools.partial(sample_cycle_sde, eta=eta)
     return DragMethod(invert, denoise, 1, latents_per_call=2)
 
 

@@ -16,7 +16,7 @@ from ._loop import keep_outside, payload, sigma_vector, step_range
 from .cycle_sde import Trajectory
 from .posterior import eta_step, noise_to
 from .schedule import VP, Schedule
-from .validate import check_mask, check_sigmas
+from .validate import check_eta, check_mask, check_sigmas
 
 __all__ = ["KnownRegion", "sample_eta", "ddim_invert"]
 
@@ -56,8 +56,7 @@ def sample_eta(
     replaced after every step by the known latent noised to ``sigma_next``.
     """
     check_sigmas(sigmas)
-    if not 0.0 <= float(eta) <= 1.0:
-        raise ValueError(f"eta must be in [0, 1] (1 = DDPM/SDE, 0 = DDIM/ODE), got {eta}.")
+    check_eta(eta, "1 = DDPM/SDE, 0 = DDIM/ODE")
     mask = None
     if known is not None:
         mask = check_mask(known.mask, x.shape) if x.ndim == 4 else known.mask

@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "check_t0",
+    "check_eta",
     "check_steps",
     "check_sigmas",
     "check_points",
@@ -32,6 +33,14 @@ def check_t0(t0) -> float:
             f"the paper uses 0.6."
         )
     return value
+
+
+def check_eta(eta, ends: str = "1 = the paper's Cycle-SDE step") -> float:
+    """``eta`` scales a step's fresh noise: a number in [0, 1]; ``ends`` says what the ends mean
+    for the caller (in the error)."""
+    if not 0.0 <= float(eta) <= 1.0:
+        raise ValueError(f"eta must be in [0, 1] ({ends}), got {eta}.")
+    return float(eta)
 
 
 def check_steps(steps) -> int:

@@ -73,9 +73,10 @@ def reserve_for_batch(guider, latents_per_call: int) -> None:
     if latents_per_call <= 1:
         return
 
-    def scaled(executor, model, noise_shape, conds, model_options=None):
+    def scaled(executor, model, noise_shape, conds, *args, **kwargs):
+        # Whatever else the host passes (0.14+ adds force_full_load/force_offload) goes through as given.
         shape = [int(noise_shape[0]) * latents_per_call, *noise_shape[1:]]
-        return executor(model, shape, conds, model_options)
+        return executor(model, shape, conds, *args, **kwargs)
 
     guider.model_options = comfy.model_patcher.create_model_options_clone(guider.model_options)
     comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, RESERVE_KEY,

@@ -1,7 +1,7 @@
-"""The pack's node base: a V3 `io.ComfyNode` whose Schema is built from the class itself, so a
-node states only what is its own.
+"""The pack's node base: a mixin that builds a V3 `io.ComfyNode`'s Schema from the class itself,
+so a node states only what is its own.
 
-    class SDEDragNoise(SDEDragNode):
+    class SDEDragNoise(SDEDragNode, io.ComfyNode):
         \"\"\"Noises the clean latent to t0 ... (the description the frontend shows).\"\"\"
         node_id = "SDEDragNoise"                  # what saved workflows hold: never change it
         display_name = "SDE Noise (SDEdit start)"
@@ -16,6 +16,13 @@ ComfyUI 0.3.75 accepts an intermediate class: it looks for `define_schema`/`exec
 `validate_inputs` overrides along the MRO (`comfy_api.internal.first_real_override`) and runs
 `execute` on a locked clone of the registered class. `define_schema` here only reads class
 attributes (it must not write any: `inputs.check_widgets` calls it).
+
+Why a mixin, with `io.ComfyNode` named on every registered node: ComfyUI-Manager's scanner (which
+builds the "install missing custom nodes" database from the source, without running it) counts
+only classes whose *direct* base is `ComfyNode`, named by the class name unless their own
+`define_schema` holds a `node_id` literal. So each registered class names `io.ComfyNode` itself
+and its class name is its node id (tests/test_manager_scan.py checks both), and no helper class
+(this one, `NoisesToT0`, `DenoiseAlongRecording`) subclasses `ComfyNode`.
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ from comfy_api.v0_0_2 import io
 from .inputs import CATEGORY
 
 
-class SDEDragNode(io.ComfyNode):
+class SDEDragNode:
     node_id: str
     display_name: str
     category = CATEGORY

@@ -11,7 +11,7 @@ from .inputs import DEMO_CATEGORY
 from .presets import DEMO_PRESETS_TEXT
 
 
-class SDEDragDemoLoader(SDEDragNode):
+class SDEDragDemoLoader(SDEDragNode, io.ComfyNode):
     """Loads the embedded demo model that ComfyUI-SDE-Drag trains itself (demo/train_demo_model.py) and ships
     in demo/weights: MODEL, CLIP and VAE built from ComfyUI's own classes, small enough to drag on a CPU in
     seconds. It generates and edits 64x64 scenes: a smooth, textured two-colour background with one shaded,

@@ -67,7 +67,7 @@ class DenoiseAlongRecording(SDEDragNode):
         return inputs.check_widgets(cls, cfg=cfg, cfg_ramp=cfg_ramp)
 
 
-class SDEDragCycleDenoise(DenoiseAlongRecording):
+class SDEDragCycleDenoise(DenoiseAlongRecording, io.ComfyNode):
     """SDE Denoise (Cycle-SDE): the DDPM sampler driven by the noise recorded by Stochastic Inversion.
     Unedited, it returns the input exactly; edited, it is the paper's SDE edit. Each step evaluates the
     edited and the recorded latent in one batched model call."""
@@ -90,7 +90,7 @@ class SDEDragCycleDenoise(DenoiseAlongRecording):
                                            recorded_branch=True))
 
 
-class SDEDragODEDenoise(DenoiseAlongRecording):
+class SDEDragODEDenoise(DenoiseAlongRecording, io.ComfyNode):
     """ODE Denoise (DDIM, eta = 0): the deterministic baseline. With a mask, the region outside it is taken
     from the recording after every step."""
     node_id = "SDEDragODEDenoise"

@@ -46,7 +46,7 @@ def noise_predictions(model, latent, spec: GuidanceSpec, sigma: float, noises: i
     return run_sampler(guider, samples, torch.tensor([sigma, 0.0]), loop, seed=seed)[1]
 
 
-class SDEDragDiffEditMask(SDEDragNode):
+class SDEDragDiffEditMask(SDEDragNode, io.ComfyNode):
     """DiffEdit mask: where the model's noise predictions under the source and the target prompt differ,
     averaged over a few seeded noises at one noise level, normalised to [0, 1], optionally blurred and
     thresholded. Equal prompts give an all-zero mask. Use it as the mask of ODE Denoise (DiffEdit-ODE) or

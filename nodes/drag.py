@@ -66,7 +66,7 @@ def plan_text(n_subdrags: int, n_steps: int, calls_per_step: int) -> str:
     return f"{n_subdrags} sub-drags x {n_steps} steps = {n_subdrags * n_steps * calls_per_step} model calls"
 
 
-class SDEDragCopyPaste(SDEDragNode):
+class SDEDragCopyPaste(SDEDragNode, io.ComfyNode):
     """Latent copy-paste at t0 (one SDE-Drag edit): clones the square around each source point, refills the
     source with beta * old + sqrt(1 - beta^2) * fresh noise (one draw per pair) and writes alpha * clone at
     the target. Feed it the latent from an inversion node, then denoise along the same trajectory."""
@@ -129,7 +129,7 @@ def lora_ramp(model, guider, sigmas, lora_scale_min):
     return model, [set_lora_scale]
 
 
-class SDEDragAllInOne(SDEDragNode):
+class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
     """SDE-Drag (Nie et al., ICLR 2024): drags image content from source to target points in small
     sub-drags; each sub-drag inverts the current latent to t0 (Cycle-SDE), copy-pastes the patches and
     denoises with the recorded noise, keeping the region outside the mask. method 'ode' runs the ODE-Drag
@@ -192,7 +192,7 @@ class SDEDragAllInOne(SDEDragNode):
         drag_method = cls.drag_method(method, schedule, model, generator)
         logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, drag_method.calls_per_step))  # before any call
         check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
-                     downscale_factor(latent_format, drag_points, samples.shape[-1]))  # before any heavy work
+                     downscale_factor(latent_format, drag_points, samples.shape[-1]), model=model)  # before heavy work
         check_representable(schedule, sigmas)
         model, setters = lora_ramp(model, guider, sigmas, lora_scale_min)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)

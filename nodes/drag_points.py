@@ -10,7 +10,7 @@ from .base import SDEDragNode
 from .inputs import DragPointsType
 from .points_format import parse_drag_points
 
-class SDEDragPoints(SDEDragNode):
+class SDEDragPoints(SDEDragNode, io.ComfyNode):
     """Source -> target point pairs in image pixels. Click on the image to set a source, click again for its
     target; drag a point to move it; right-click deletes the nearest pair. Also accepts hand-written text:
     one 'sx,sy -> tx,ty' per line."""

@@ -94,7 +94,7 @@ def write_case(folder: str, image: np.ndarray, mask: np.ndarray, points: DragPoi
                    "target": [list(t) for _, t in points.pairs]}, f, indent=1)
 
 
-class SDEDragLoadDragBenchCase(SDEDragNode):
+class SDEDragLoadDragBenchCase(SDEDragNode, io.ComfyNode):
     """Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with source,
     target, prompt). Lists the pack's bundled demo cases and those in ComfyUI/input/dragbench/."""
     node_id = "SDEDragLoadDragBenchCase"

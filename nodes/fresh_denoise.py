@@ -61,7 +61,7 @@ def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=Non
     return with_samples(latent, out), with_samples(latent, _start_out(model, start, sigma0))
 
 
-class SDEDragFreshDenoise(SDEDragNode):
+class SDEDragFreshDenoise(SDEDragNode, io.ComfyNode):
     """SDE/ODE image-to-image (SDEdit) and inpainting: noises the latent to t0 with fresh seeded noise, then
     denoises with DDIM's eta (1 = SDE, 0 = ODE). The same seed gives the same noised start for any eta, so an
     SDE and an ODE run differ only in the sampler. With a mask (or the latent's noise_mask) it inpaints:

@@ -18,7 +18,7 @@ def _sigma_min(model) -> float:
     return float(model.get_model_object("model_sampling").sigma_min)
 
 
-class SDEDragStochasticInversion(NoisesToT0):
+class SDEDragStochasticInversion(NoisesToT0, io.ComfyNode):
     """Cycle-SDE stochastic inversion: noises the latent step by step up to t0 with fresh seeded noise and
     records every state. SDE Denoise (Cycle-SDE) on the recording gives the input back exactly; on an edited
     latent it performs the paper's SDE edit. Makes no model call."""
@@ -41,7 +41,7 @@ class SDEDragStochasticInversion(NoisesToT0):
         return io.NodeOutput(with_samples(latent, recorded.to_user_space(trajectory.latent_at_t0)), recorded)
 
 
-class SDEDragODEInversion(SDEDragNode):
+class SDEDragODEInversion(SDEDragNode, io.ComfyNode):
     """DDIM (ODE) inversion up to t0, the baseline the paper compares against. Uses the model (one call per
     step) at guidance 1 unless cfg is set (any cfg but 1 needs a negative)."""
     node_id = "SDEDragODEInversion"
@@ -66,7 +66,8 @@ class SDEDragODEInversion(SDEDragNode):
     def execute(cls, model, positive, latent, steps, t0, negative=None, cfg=1.0, guider=None, sigmas=None):
         samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
-        check_memory(samples.shape, len(sigmas) - 1, 0, getattr(model, "load_device", None), "ODE Inversion")
+        check_memory(samples.shape, len(sigmas) - 1, 0, getattr(model, "load_device", None), "ODE Inversion",
+                     model=model)
         schedule, sigma_min = schedule_of(model), _sigma_min(model)
         check_representable(schedule, sigmas)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)

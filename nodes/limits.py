@@ -21,6 +21,12 @@ FLOAT32_BYTES = 4
 WORKING_LATENTS = 8
 # record_forward builds the list of states and then stacks it: both exist for a moment.
 STACK_FACTOR = 2
+# Identity LoRA training keeps every layer's activations for the backward pass: its peak above the
+# loaded model, measured on full-size SD1.5 (`make bench`, benchmarks/lora_memory.py), over ComfyUI's
+# one-call inference estimate `memory_required` at the same batch, rounded up.
+TRAINING_ACTIVATION_FACTOR = 4
+# AdamW: parameter, gradient and two moments per LoRA weight, float32.
+ADAM_COPIES = 4
 
 
 def latent_bytes(shape) -> int:
@@ -39,20 +45,48 @@ def recording_need(shape, n_steps: int, n_frames: int = 0) -> int:
     return STACK_FACTOR * trajectory_bytes(shape, n_steps) + 2 * int(n_frames) * one + WORKING_LATENTS * one
 
 
-def available_bytes(device=None) -> int:
-    """Memory the recording can use on `device`: MemAvailable for the CPU (psutil, as ComfyUI
-    reads it), free device memory plus what ComfyUI could free by offloading models otherwise."""
+def _same_model(loaded, model) -> bool:
+    patcher = getattr(loaded, "model", None)
+    return model is not None and patcher is not None and getattr(patcher, "model", None) is model.model
+
+
+def memory_budget(device=None, model=None) -> dict:
+    """What work beside `model`'s weights can use on `device`, in bytes, with its parts:
+
+    CPU/MPS: `free` = MemAvailable (psutil, as ComfyUI reads it); the weights already count as used.
+    CUDA: `free` device memory + `offloadable` (what ComfyUI frees by offloading the OTHER loaded
+    models) - `to_load` (the part of `model`'s weights not on the device yet, which the run loads
+    first). The model about to run is never counted as free: it stays while the work runs."""
     import comfy.model_management as mm
 
     device = torch.device("cpu") if device is None else torch.device(device)
-    if device.type in ("cpu", "mps"):
-        return int(mm.get_free_memory(device))
     free = int(mm.get_free_memory(device))
-    try:
-        loaded = sum(int(m.model_loaded_memory()) for m in mm.current_loaded_models if m.device == device)
-    except Exception:  # noqa: BLE001 - a best-effort upper bound only
-        loaded = 0
-    return free + loaded
+    if device.type in ("cpu", "mps"):
+        return {"device": str(device), "free": free, "offloadable": 0, "to_load": 0, "available": free}
+    offloadable, loaded_here = 0, 0
+    for loaded in list(mm.current_loaded_models):
+        if getattr(loaded, "device", None) != device:
+            continue
+        if _same_model(loaded, model):
+            loaded_here += int(loaded.model_loaded_memory())
+        else:
+            offloadable += int(loaded.model_loaded_memory())
+    to_load = max(int(model.model_size()) - loaded_here, 0) if model is not None else 0
+    return {"device": str(device), "free": free, "offloadable": offloadable, "to_load": to_load,
+            "available": free + offloadable - to_load}
+
+
+def available_bytes(device=None, model=None) -> int:
+    """`memory_budget(device, model)["available"]`."""
+    return memory_budget(device, model)["available"]
+
+
+def budget_text(budget: dict) -> str:
+    if budget["offloadable"] or budget["to_load"]:
+        return (f"{_size(budget['available'])} is available on {budget['device']} ({_size(budget['free'])} free + "
+                f"{_size(budget['offloadable'])} from offloading other models - {_size(budget['to_load'])} of this "
+                "model's weights still to load)")
+    return f"{_size(budget['available'])} is available on {budget['device']}"
 
 
 def _size(n: int) -> str:
@@ -63,18 +97,19 @@ def _size(n: int) -> str:
 
 
 def check_memory(shape, n_steps: int, n_frames: int = 0, device=None, what: str = "SDE Drag",
-                 downscale: float | None = None) -> int:
-    """ValueError (naming latent and steps) when the recording cannot fit; else the bytes needed."""
+                 downscale: float | None = None, model=None) -> int:
+    """ValueError (naming latent and steps) when the recording cannot fit beside `model` (the
+    model about to run, never counted as free); else the bytes needed."""
     need = recording_need(shape, n_steps, n_frames)
-    have = available_bytes(device)
-    if need > have:
+    budget = memory_budget(device, model)
+    if need > budget["available"]:
         b, c, h, w = (int(s) for s in shape)
         image = f", a {round(w * downscale)}x{round(h * downscale)} image" if downscale else ""
         raise ValueError(
             f"latent/steps: {what} needs about {_size(need)} of memory for its recording "
             f"({int(n_steps) + 1} states of {_size(latent_bytes(shape))}: latent {b}x{c}x{h}x{w}{image}, "
-            f"batch {b}{f', plus {n_frames} frame(s)' if n_frames else ''}) but only {_size(have)} is available "
-            f"on {torch.device(device or 'cpu')}. Lower steps or t0 (or connect shorter SIGMAS), use a smaller "
+            f"batch {b}{f', plus {n_frames} frame(s)' if n_frames else ''}) but only {budget_text(budget)}. "
+            "Lower steps or t0 (or connect shorter SIGMAS), use a smaller "
             "image or batch, or free memory. Nothing was computed.")
     return need
 
@@ -101,6 +136,28 @@ def drag_memory_estimate(model, shape, latents_per_call: int, cfg: float, n_step
     recording = recording_need(shape, n_steps, n_frames)
     return {"rows": rows, "activations": activations, "recording": recording, "total": activations + recording,
             "weights": int(model.model_size())}
+
+
+def lora_training_need(model, shape, lora_parameters: int) -> int:
+    """Bytes Identity LoRA training needs beside the weights: the activations kept for backward
+    (`TRAINING_ACTIVATION_FACTOR` x ComfyUI's one-call estimate at the latent's batch) and the
+    LoRA factors with their gradients and AdamW moments (`ADAM_COPIES` float32 copies)."""
+    activations = int(model.model.memory_required([int(s) for s in shape]))
+    return TRAINING_ACTIVATION_FACTOR * activations + ADAM_COPIES * FLOAT32_BYTES * int(lora_parameters)
+
+
+def check_training_memory(model, shape, lora_parameters: int) -> int:
+    """ValueError naming the need and what is available (model about to train not counted as free)."""
+    need = lora_training_need(model, shape, lora_parameters)
+    budget = memory_budget(getattr(model, "load_device", None), model)
+    if need > budget["available"]:
+        b, c, h, w = (int(s) for s in shape)
+        raise ValueError(
+            f"latent: Identity LoRA training needs about {_size(need)} beside the model's weights (activations kept "
+            f"for the backward pass of a {b}x{c}x{h}x{w} latent, and {lora_parameters} LoRA weights with their "
+            f"optimizer state) but only {budget_text(budget)}. Train on a smaller image or a lower rank, or free "
+            "memory (close other models). Nothing was trained.")
+    return need
 
 
 def memory_text(estimate: dict) -> str:

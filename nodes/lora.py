@@ -19,13 +19,13 @@ from .lora_train import find_identity_lora, fixed_pairs, save_lora, schedule_sig
 LOSS_PAIRS = 8  # fixed (timestep, noise) pairs on which the node logs the loss before and after
 
 
-class SDEDragIdentityLoRA(SDEDragNode):
+class SDEDragIdentityLoRA(SDEDragNode, io.ComfyNode):
     """Fine-tunes a small LoRA (peft, on the attention projections: to_q/to_k/to_v/to_out.0 on UNets,
     qkv/proj/linear1/linear2 on DiTs such as Flux) on the image with the model's own denoising loss, as
     SDE-Drag does before dragging so that the result keeps the subject's identity (paper: rank 4, 100 steps,
     lr 2e-4). Returns a copy of the MODEL carrying the LoRA at full strength for every node; the SDE Drag node
-    ramps its scale per step. The input MODEL is not changed. Needs a second copy of the diffusion model in
-    memory while training."""
+    ramps its scale per step. The input MODEL is not changed. Trains on the loaded model itself with its weights
+    frozen (no second copy), so it needs only the adapters, their optimizer state and the activations."""
     node_id = "SDEDragIdentityLoRA"
     display_name = "Identity LoRA (peft)"
 
@@ -88,7 +88,7 @@ class SDEDragIdentityLoRA(SDEDragNode):
         return io.NodeOutput(with_identity_lora(model, lora))
 
 
-class SDEDragSaveLoRA(SDEDragNode):
+class SDEDragSaveLoRA(SDEDragNode, io.ComfyNode):
     """Saves the identity LoRA carried by a MODEL (from the Identity LoRA node) as a .safetensors file in
     ComfyUI's loras folder, in the key format the core Load LoRA node reads. Never overwrites: an existing
     name gets a _00001 counter."""

@@ -1,5 +1,5 @@
-"""Identity LoRA: training with peft on a copy of ComfyUI's diffusion model, and applying the
-result at forward time on a cloned ModelPatcher with a cheap, per-call scale.
+"""Identity LoRA: training with peft on ComfyUI's diffusion model in place (frozen, no copy:
+`train_in_place`), and applying the result at forward time on a cloned ModelPatcher with a cheap, per-call scale.
 
 How the LoRA is carried. The MODEL returned by the training node is a clone of the input
 ModelPatcher with one APPLY_MODEL wrapper (key `WRAPPER_KEY`). While the wrapped
@@ -21,7 +21,6 @@ eps - x0 for CONST/rectified flow (c_out = -s). c_out is read off ComfyUI's own
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
 
@@ -32,6 +31,9 @@ import comfy.patcher_extension
 import comfy.sampler_helpers
 import comfy.samplers
 import comfy.utils
+
+from .limits import check_training_memory
+from .train_in_place import lora_factors, peft_lora_layers, trainable_aliases
 
 WRAPPER_KEY = "sde_drag_identity_lora"
 # Attention projections by architecture: UNets (SD1.x/2.x/SDXL) name them to_q/to_k/to_v/to_out.0;
@@ -51,6 +53,17 @@ def target_modules_for(diffusion_model) -> list[str]:
             return names
     raise ValueError("model: no attention projections (to_q/to_k/to_v/to_out.0, or a DiT's qkv/proj) found to "
                      "attach a LoRA to")
+
+
+def lora_parameter_count(diffusion_model, paths, rank: int) -> int:
+    """rank x (in + out) per adapted Linear: the sizes of A [r, in] and B [out, r]."""
+    total = 0
+    for path in paths:
+        layer = diffusion_model.get_submodule(path)
+        total += int(rank) * (layer.in_features + layer.out_features)
+    return total
+
+
 DEFAULT_FILE_STEM = "sde_drag_identity_lora"
 MAX_STEM = 100
 
@@ -206,71 +219,59 @@ def work_units(steps: int, loss_pairs) -> int:
 
 def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps=100, learning_rate=2e-4, seed=1234,
                         on_step=None, loss_pairs=None, on_work=None):
-    """Train a peft LoRA on a copy of `model`'s diffusion model (the input is never touched).
+    """Train a peft LoRA on `model`'s own diffusion model, in place and frozen: no copy of the
+    model is made, and when this returns (or raises, or is cancelled) the model holds exactly
+    its own modules and tensors again (`train_in_place`). The input MODEL is never changed.
 
     `samples` is a LATENT's samples (user space). Returns `(IdentityLoRA, info)`; `info` holds
-    `loss_before`/`loss_after` on `loss_pairs` ((sigma, noise) pairs) when given.
+    `loss_before`/`loss_after` on `loss_pairs` ((sigma, noise) pairs) when given, and
+    `tensors_copied` (0 unless a weight DLPack cannot alias, e.g. a quantized tensor subclass).
     `on_step(i)` runs before every step (cancel); `on_work()` after each of the
     `work_units(steps, loss_pairs)` model calls (loss pairs before, steps, loss pairs after), so a
     progress bar over them covers the whole training.
     """
-    import peft
-
     rank, steps = int(rank), int(steps)
     if rank < 1 or steps < 1:
         raise ValueError(f"rank and steps must be >= 1, got rank={rank}, steps={steps}")
+    base_model, device = model.model, model.load_device
+    targets = target_modules_for(base_model.diffusion_model)
+    check_training_memory(model, samples.shape, lora_parameter_count(base_model.diffusion_model, targets, rank))
     comfy.model_management.load_models_gpu([model])
-    device = model.load_device
     info = {}
-    with torch.inference_mode(False), torch.enable_grad():
-        # a copy made here holds normal tensors (a copy made in inference mode cannot be trained)
-        train_model = copy.deepcopy(model.model)
-        train_model.to(device)
-        train_model.requires_grad_(False)
-        x0 = train_model.process_latent_in(samples.detach().clone().float().to(device))
-        kwargs = {k: (v.detach().clone() if torch.is_tensor(v) else v)
-                  for k, v in model_kwargs(train_model, positive, x0, device).items()}
-        sigmas = schedule_sigmas(train_model)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed) & 0xFFFF_FFFF)
-            config = peft.LoraConfig(r=rank, lora_alpha=rank, lora_dropout=0.0, target_modules=target_modules_for(train_model.diffusion_model))
-            peft.inject_adapter_in_model(config, train_model.diffusion_model)
-        params = []
-        for name, p in train_model.diffusion_model.named_parameters():
-            p.requires_grad_("lora_" in name)
-            if "lora_" in name:
-                params.append(p)
-        if not params:
-            raise ValueError("model: no attention projections (to_q/to_k/to_v/to_out.0) found to attach a LoRA to")
-        if loss_pairs is not None:
-            info["loss_before"] = evaluate_loss(train_model, x0, kwargs, loss_pairs, on_work)
-        optimizer = torch.optim.AdamW(params, lr=float(learning_rate))
-        gen = torch.Generator().manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
-        train_model.diffusion_model.train()
-        for i in range(steps):
-            if on_step is not None:
-                on_step(i)
-            sigma = sigmas[torch.randint(0, len(sigmas), (x0.shape[0],), generator=gen)].to(device)
-            noise = torch.randn(x0.shape, generator=gen).to(device)
-            # DiT blocks (Flux) add their residuals in place (`img += ...`) on tensors autograd saved;
-            # under this context a mutated saved tensor is cloned first, so backward sees the original.
-            with torch.autograd.graph.allow_mutation_on_saved_tensors():
-                loss = denoising_loss(train_model, x0, kwargs, sigma, noise)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-            optimizer.step()
-            if on_work is not None:
-                on_work()
-        train_model.diffusion_model.eval()
-        if loss_pairs is not None:
-            info["loss_after"] = evaluate_loss(train_model, x0, kwargs, loss_pairs, on_work)
-        weights = {}
-        for path, module in train_model.diffusion_model.named_modules():
-            if hasattr(module, "lora_A") and "default" in getattr(module, "lora_A", {}):
-                weights[path] = (module.lora_A["default"].weight.detach().float().cpu().clone(),
-                                 module.lora_B["default"].weight.detach().float().cpu().clone())
-        del train_model, optimizer, params
-    comfy.model_management.soft_empty_cache()
+    try:
+        with torch.inference_mode(False), torch.enable_grad(), trainable_aliases(base_model) as copied, \
+                peft_lora_layers(base_model.diffusion_model, targets, rank, seed) as layers:
+            info["tensors_copied"] = copied
+            params, factors = lora_factors(layers)
+            x0 = base_model.process_latent_in(samples.detach().clone().float().to(device))
+            kwargs = {k: (v.detach().clone() if torch.is_tensor(v) else v)
+                      for k, v in model_kwargs(base_model, positive, x0, device).items()}
+            sigmas = schedule_sigmas(base_model)
+            if loss_pairs is not None:
+                info["loss_before"] = evaluate_loss(base_model, x0, kwargs, loss_pairs, on_work)
+            optimizer = torch.optim.AdamW(params, lr=float(learning_rate))
+            gen = torch.Generator().manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+            for i in range(steps):
+                if on_step is not None:
+                    on_step(i)
+                sigma = sigmas[torch.randint(0, len(sigmas), (x0.shape[0],), generator=gen)].to(device)
+                noise = torch.randn(x0.shape, generator=gen).to(device)
+                # DiT blocks (Flux) add their residuals in place (`img += ...`) on tensors autograd saved;
+                # under this context a mutated saved tensor is cloned first, so backward sees the original.
+                with torch.autograd.graph.allow_mutation_on_saved_tensors():
+                    loss = denoising_loss(base_model, x0, kwargs, sigma, noise)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                optimizer.step()
+                if on_work is not None:
+                    on_work()
+            if loss_pairs is not None:
+                info["loss_after"] = evaluate_loss(base_model, x0, kwargs, loss_pairs, on_work)
+            weights = {path: (a.detach().float().cpu().clone(), b.detach().float().cpu().clone())
+                       for path, (a, b) in factors.items()}
+            del optimizer, params, factors, layers
+    finally:
+        comfy.model_management.soft_empty_cache()
     return IdentityLoRA(weights, alpha=rank, rank=rank), info
 
 

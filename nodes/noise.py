@@ -36,7 +36,7 @@ class NoisesToT0(SDEDragNode):
         return model.model.process_latent_in(samples.clone()), sigmas, schedule
 
 
-class SDEDragNoise(NoisesToT0):
+class SDEDragNoise(NoisesToT0, io.ComfyNode):
     """Noises the clean latent to t0 in one shot, x = a(t0) x0 + b(t0) eps with seeded eps (SDEdit's start).
     Outputs the noised latent and the sigmas from t0 down to 0, for SDE/ODE denoising or ComfyUI's
     SamplerCustomAdvanced with DisableNoise."""

@@ -56,7 +56,7 @@ def sample_eta_comfy(model, x, sigmas, extra_args=None, callback=None, disable=N
                       noise_sampler=noise_sampler, schedule=schedule)
 
 
-class SDEDragSampler(SDEDragNode):
+class SDEDragSampler(SDEDragNode, io.ComfyNode):
     """SDE/ODE sampler as a SAMPLER for SamplerCustom / SamplerCustomAdvanced: the posterior step of
     x = a(s) x0 + b(s) eps with DDIM's eta (1 = SDE/DDPM, 0 = ODE/DDIM). Works for EPS, V-prediction and
     rectified-flow (CONST) models, read from the model at run time; the noise comes from the sampler node's

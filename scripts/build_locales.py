@@ -1,4 +1,5 @@
-"""Writes locales/en/nodeDefs.json from the node definitions ComfyUI serves for this pack.
+"""Writes locales/en/nodeDefs.json, and node_list.json for ComfyUI-Manager, from the node
+definitions ComfyUI serves for this pack.
 
 The real ComfyUI loads the pack (tests/comfy_host.py); every node whose python_module is this
 pack is described as `/object_info` describes it (V3 nodes through their own
@@ -9,6 +10,9 @@ vue-i18n's special characters written as literals:
     {"<node id>": {"display_name": ..., "description": ...,
                    "inputs": {"<input>": {"name": ..., "tooltip": ...}},
                    "outputs": {"<index>": {"name": ..., "tooltip": ...}}}}
+
+node_list.json ({"<node id>": "<display name>"}, at the repository root) is what ComfyUI-Manager's
+scanner merges into its node-to-pack map, so a shared workflow with these nodes offers this pack.
 
 The English file is generated so it cannot drift from the nodes; locales/zh/nodeDefs.json is
 written by hand with the same keys (tests/test_locales_and_help_pages.py checks both).
@@ -26,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ENGLISH = REPO / "locales" / "en" / "nodeDefs.json"
+NODE_LIST = REPO / "node_list.json"
 PACK_FOLDER = "ComfyUI-SDE-Drag"  # the folder name tests/comfy_host.py links the pack under
 
 
@@ -115,6 +120,11 @@ def english_node_defs(object_info: dict) -> dict:
     return {node_id: locale_entry(info) for node_id, info in object_info.items()}
 
 
+def node_list(object_info: dict) -> dict:
+    """{node id: display name}, the layout ComfyUI-Manager's scanner reads from node_list.json."""
+    return {node_id: info["display_name"] for node_id, info in object_info.items()}
+
+
 def render(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -129,18 +139,21 @@ def load_pack_object_info() -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if locales/en/nodeDefs.json is out of date")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if locales/en/nodeDefs.json or node_list.json is out of date")
     args = parser.parse_args()
-    text = render(english_node_defs(load_pack_object_info()))
+    info = load_pack_object_info()
+    files = {ENGLISH: render(english_node_defs(info)), NODE_LIST: render(node_list(info))}
     if args.check:
-        current = ENGLISH.read_text(encoding="utf-8") if ENGLISH.exists() else ""
-        if current != text:
-            print(f"{ENGLISH.relative_to(REPO)} is out of date: run scripts/build_locales.py", file=sys.stderr)
-            return 1
-        return 0
-    ENGLISH.parent.mkdir(parents=True, exist_ok=True)
-    ENGLISH.write_text(text, encoding="utf-8")
-    print(f"wrote {ENGLISH.relative_to(REPO)}")
+        stale = [path for path, text in files.items()
+                 if (path.read_text(encoding="utf-8") if path.exists() else "") != text]
+        for path in stale:
+            print(f"{path.relative_to(REPO)} is out of date: run scripts/build_locales.py", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(REPO)}")
     return 0
 
 

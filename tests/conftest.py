@@ -18,7 +18,7 @@ def host():
     h = ComfyHost()
     import tiny_models
 
-    h.register(tiny_models.NODE_CLASS_MAPPINGS)
+    h.register(tiny_models.TEST_NODES)
     return h
 
 

@@ -260,5 +260,5 @@ class RelCountedModel:
         return (m,)
 
 
-NODE_CLASS_MAPPINGS = {"RelProbe": RelProbe, "RelLatent": RelLatent, "RelMask": RelMask,
-                       "RelCountedModel": RelCountedModel}
+# Named TEST_NODES, not NODE_CLASS_MAPPINGS: ComfyUI-Manager's scanner would list them as the pack's own.
+TEST_NODES = {"RelProbe": RelProbe, "RelLatent": RelLatent, "RelMask": RelMask, "RelCountedModel": RelCountedModel}

@@ -201,3 +201,35 @@ def test_comfyui_reserves_memory_for_the_rows_a_drag_step_really_sends(host, mon
     assert reserved > model.model.memory_required([2, 4, 32, 32]) or rows == 2
     estimates = [r.getMessage() for r in caplog.records if "memory estimate" in r.getMessage()]
     assert len(estimates) == 1 and f"activations of {rows} rows" in estimates[0], estimates
+
+
+def test_the_memory_wrapper_passes_through_the_arguments_newer_hosts_add(host, monkeypatch):
+    """From ComfyUI 0.14.0, `prepare_sampling` calls the PREPARE_SAMPLING wrappers as
+    `executor.execute(model, noise_shape, conds, model_options=..., force_full_load=..., force_offload=...)`.
+    Here the pinned host's `prepare_sampling` is replaced by one that calls them the newer way
+    (its inner function takes and checks the new keywords), so a wrapper that does not pass them on fails
+    the drag, as it failed every SDE Drag on ComfyUI 0.14+."""
+    import comfy.patcher_extension
+    import comfy.sampler_helpers
+    import comfy.samplers
+
+    inner = comfy.sampler_helpers._prepare_sampling
+    seen = []
+
+    def newer_inner(model, noise_shape, conds, model_options=None, force_full_load=False, force_offload=False):
+        seen.append((list(noise_shape), force_full_load, force_offload))
+        return inner(model, noise_shape, conds, model_options=model_options)
+
+    def newer_prepare_sampling(model, noise_shape, conds, model_options=None, force_full_load=False,
+                               force_offload=False):
+        executor = comfy.patcher_extension.WrapperExecutor.new_executor(
+            newer_inner, comfy.patcher_extension.get_all_wrappers(
+                comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, model_options, is_model_options=True))
+        return executor.execute(model, noise_shape, conds, model_options=model_options,
+                                force_full_load=force_full_load, force_offload=force_offload)
+
+    monkeypatch.setattr(comfy.sampler_helpers, "prepare_sampling", newer_prepare_sampling)
+    result = host.run(graphs.sde_drag("eps", "sde", points="48,48 -> 80,48", steps=6, step_size=8))
+    assert result.ok, result
+    # batch 1 x [edited; recorded] = 2: the pack's wrapper scaled the shape and passed the flags on
+    assert seen and all(shape[0] == 2 and not full and not offload for shape, full, offload in seen), seen

@@ -346,3 +346,45 @@ def test_on_a_dit_the_lora_trains_the_fused_attention_projections_and_the_core_l
         assert all(layer in key_map for layer in layers), sorted(layers - set(key_map))[:3]
     finally:
         os.remove(path)
+
+
+def test_training_copies_no_weight_of_a_model_loaded_as_comfyui_loads_it_and_survives_the_0_4_model_config(
+        host, monkeypatch):
+    """ComfyUI loads checkpoints under torch.inference_mode(), so real weights are inference tensors
+    (autograd refuses to save them); and from ComfyUI 0.4.0 a model config answers None for any missing
+    attribute (`supported_models_base.BASE.__getattr__`), which broke `copy.deepcopy(model.model)`.
+    Training must work on such a model in place: every parameter and buffer afterwards is the very
+    same object, memory and value, still an inference tensor; no peft layer is left; nothing was copied."""
+    import comfy.model_patcher
+    import comfy.supported_models_base
+
+    lora_train = host.module("nodes.lora_train")
+
+    def missing_is_none(self, name):  # ComfyUI 0.4.0's model config
+        return None
+
+    with torch.inference_mode():
+        inner = copy.deepcopy(trainable_model("eps").model)
+    monkeypatch.setattr(comfy.supported_models_base.BASE, "__getattr__", missing_is_none, raising=False)
+    assert all(p.is_inference() for p in inner.parameters())
+    assert inner.model_config.__setstate__ is None  # what made deepcopy fail
+    cpu = torch.device("cpu")
+    model = comfy.model_patcher.ModelPatcher(inner, load_device=cpu, offload_device=cpu)
+    tensors = {k: (v, v.data_ptr(), v.clone()) for k, v in inner.state_dict(keep_vars=True).items()}
+    module_types = {name: type(m) for name, m in inner.named_modules()}
+    with torch.inference_mode():
+        x0 = image_latent().expand(BATCH, -1, -1, -1).clone()
+        cond = tiny_models.conditioning("eps", 1)
+    pairs = lora_train.fixed_pairs(x0, lora_train.schedule_sigmas(inner), 4, 7)
+    lora, info = lora_train.train_identity_lora(model, x0, cond, rank=RANK, steps=20, learning_rate=LR, seed=SEED,
+                                                loss_pairs=pairs)
+    assert info["tensors_copied"] == 0
+    assert info["loss_after"] < info["loss_before"]
+    assert any(float(b.abs().max()) > 0 for _, b in lora.weights.values())  # B starts at 0: it trained
+    now = inner.state_dict(keep_vars=True)
+    assert set(now) == set(tensors)
+    for k, (obj, ptr, value) in tensors.items():
+        assert now[k] is obj and now[k].data_ptr() == ptr and now[k].is_inference() == obj.is_inference(), k
+        assert torch.equal(now[k], value), k
+    assert {name: type(m) for name, m in inner.named_modules()} == module_types
+    assert "peft_config" not in inner.diffusion_model.__dict__

@@ -23,7 +23,7 @@ STEPS, T0 = 4, 0.5  # 2 kept steps
 
 @pytest.fixture(scope="module")
 def h(host):
-    host.register(rel.NODE_CLASS_MAPPINGS)
+    host.register(rel.TEST_NODES)
     return host
 
 
@@ -486,8 +486,9 @@ def _fifty_pairs(image):
 
 
 def test_a_2048px_image_with_50_pairs_fails_fast_with_the_size_needed_when_memory_is_short(h, monkeypatch):
-    limits = h.module("nodes.limits")
-    monkeypatch.setattr(limits, "available_bytes", lambda device=None: 64 << 20)
+    import comfy.model_management
+
+    monkeypatch.setattr(comfy.model_management, "get_free_memory", lambda *a, **k: 64 << 20)
     graph, node = case_all_in_one(width=256, height=256, counted=(0, "interrupt"))
     graph[node]["inputs"].update(steps=200, t0=0.6)  # the paper's defaults: 121 recorded latents
     graph["points"]["inputs"]["points"] = _fifty_pairs(2048)

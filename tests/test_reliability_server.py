@@ -40,7 +40,7 @@ def _load(name):
     spec.loader.exec_module(module)
     return module
 
-NODE_CLASS_MAPPINGS = {{**_load("tiny_models").NODE_CLASS_MAPPINGS, **_load("reliability_helpers").NODE_CLASS_MAPPINGS}}
+NODE_CLASS_MAPPINGS = {{**_load("tiny_models").TEST_NODES, **_load("reliability_helpers").TEST_NODES}}
 '''
 SOAK_PROMPTS = 100
 RSS_GROWTH_LIMIT_MIB = 100

@@ -165,7 +165,9 @@ class TestCapture:
         return {}
 
 
-NODE_CLASS_MAPPINGS = {
+# Named TEST_NODES, not NODE_CLASS_MAPPINGS: ComfyUI-Manager's scanner reads every .py file of the
+# repository and would list these test nodes as the pack's own.
+TEST_NODES = {
     "TestTinyModel": TestTinyModel,
     "TestConditioning": TestConditioning,
     "TestPatternLatent": TestPatternLatent,

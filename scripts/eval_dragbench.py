@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import statistics
@@ -174,6 +175,7 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        shutil.rmtree(self.base, ignore_errors=True)  # links only: the data and models are not followed
 
 
 def summarize(records: list[dict], args, elapsed: float, total_cases: int) -> dict:
@@ -230,6 +232,9 @@ def main(argv=None) -> int:
     case_dir.mkdir(parents=True, exist_ok=True)
     path_of = lambda name: case_dir / (name.replace("/", "__") + ".json")  # noqa: E731
     todo = [(n, l) for n, l in cases if not path_of(n).exists()]
+    by_layout = [[c for c in todo if c[1] == layout] for layout in sorted({l for _, l in todo})]
+    todo = [c for group in zip(*by_layout) for c in group] + [  # layouts take turns: a cut-short run has each
+        c for group in by_layout for c in group[min(map(len, by_layout)):]]
     if args.limit:
         todo = todo[:args.limit]
     servers, local = list(args.server), []

@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-browser test test-full serve demo bench eval clean-host
+.PHONY: setup setup-browser test test-full serve demo bench eval eval-dragbench clean-host
 
 setup:
 	@bash scripts/provision.sh
@@ -40,6 +40,13 @@ eval: setup
 	$(PY) benchmarks/eval_exact.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/study_drag.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/run.py --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
+
+## A benchmark folder (DragBench-D, Drag100, SDE-Drag layouts) through ComfyUI's HTTP queue: one prompt per
+## case, spread over SERVERS (space-separated URLs; none: one local server on the full-size checkpoint),
+## resumable; per-case JSONs and summary.json in OUT. EXTRA: more arguments (e.g. --steps 4 --limit 10).
+eval-dragbench: setup
+	$(PY) scripts/eval_dragbench.py --data $(DATA) --out $(or $(OUT),output/eval-dragbench) \
+		$(foreach s,$(SERVERS),--server $(s)) $(EXTRA)
 
 clean-host:
 	rm -rf .host .venv

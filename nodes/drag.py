@@ -28,12 +28,35 @@ def downscale_factor(latent_format, points, latent_width: int) -> float:
     return float(image_factor(latent_format))
 
 
+def vae_encode_crop(drag_points, height: int, width: int, factor: int):
+    """Points picked on a picture that VAE Encode centre-cropped to this h x w latent (sides up to
+    factor - 1 px longer than w * f, h * f; ComfyUI's `vae_encode_crop_pixels` drops (side % f) // 2 px
+    first) -> (sources, targets) in cells, floor((p - offset) / f), clamped to the latent (a point on the
+    cropped border falls in the edge cell); None when the points' picture is not such a picture.
+    `nodes/masks.py` crops the mask the same way, so a point and its mask cell stay together."""
+    w_px, h_px = drag_points.width, drag_points.height
+    if w_px is None or (w_px, h_px) == (width * factor, height * factor):
+        return None  # no size recorded, or an exact multiple: the plain rule below
+    if w_px // factor != width or h_px // factor != height:
+        return None
+    drag_points.check_inside(w_px, h_px)
+    if not drag_points.pairs:
+        raise ValueError("drag_points: the point list is empty; add at least one source -> target pair")
+    offset = torch.tensor([(w_px % factor) // 2, (h_px % factor) // 2], dtype=torch.float64)
+    cells = torch.floor((torch.tensor(drag_points.pairs, dtype=torch.float64) - offset) / factor)
+    cells = torch.minimum(cells.clamp(min=0), torch.tensor([width - 1, height - 1], dtype=torch.float64))
+    return cells[:, 0], cells[:, 1]
+
+
 def points_in_cells(drag_points, samples: torch.Tensor, latent_format):
     """DRAG_POINTS (image pixels) -> (sources, targets) [P, 2] whole latent cells (float64).
 
     Pixels are rounded down to the cell they fall in, floor(p / factor), before any planning,
     as the authors' code does: (200, 200) -> (263, 263) px at factor 8 is (25, 25) -> (32, 32)."""
     height, width = samples.shape[-2:]
+    cropped = vae_encode_crop(drag_points, height, width, image_factor(latent_format))
+    if cropped is not None:
+        return cropped
     factor = downscale_factor(latent_format, drag_points, width)
     image_w, image_h = round(width * factor), round(height * factor)
     points = drag_points.scaled_to(image_w, image_h) if drag_points.width is not None else drag_points

@@ -1,4 +1,5 @@
-"""Load one case in the paper's DragBench layout: origin_image.png, mask.png, prompt.json."""
+"""Load one drag-benchmark case: the SDE-Drag layout (origin_image.png, mask.png, prompt.json), DragBench as
+published with DragDiffusion and Drag100 as published with GoodDrag (nodes/bench_layouts.py)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from PIL import Image
 
 from comfy_api.v0_0_2 import io
 
-from . import inputs
+from . import bench_layouts, inputs
 from .base import SDEDragNode
 from .inputs import DragPointsType
 from .points_format import DragPoints, parse_drag_points
@@ -31,17 +32,19 @@ def case_roots() -> list[str]:
 
 
 def list_cases() -> list[str]:
+    """Case names: folder paths relative to a case root, ``/``-separated (``dragbench-d/animals/<case>``)."""
     names = set()
     for root in case_roots():
-        names.update(n for n in os.listdir(root) if os.path.isfile(os.path.join(root, n, "prompt.json")))
+        names.update(bench_layouts.find_case_folders(root))
     return sorted(names)
 
 
 def find_case(name: str) -> str:
-    if not name or os.path.basename(name) != name or name in (".", ".."):
+    parts = name.split("/") if isinstance(name, str) else []
+    if not name or "\\" in name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"case: {name!r} is not a case folder name; pick one of the listed cases")
     for root in case_roots():
-        path = os.path.join(root, name)
+        path = os.path.join(root, *parts)
         if os.path.isdir(path):
             return path
     raise ValueError(f"case: no case folder {name!r} in {case_roots()}")
@@ -55,7 +58,17 @@ def _image(path: str, what: str) -> np.ndarray:
 
 
 def read_case(folder: str):
-    """(image [1,H,W,3], mask [1,H,W] (1 = editable), DragPoints, prompt) from a case folder."""
+    """(image [1,H,W,3], mask [1,H,W] (1 = editable), DragPoints, prompt) from a case folder of any layout,
+    at the picture's native size."""
+    layout = bench_layouts.layout_of(folder)
+    if layout in bench_layouts.READERS:
+        image, mask, points, prompt = bench_layouts.READERS[layout](folder, _image)
+        return torch.from_numpy(image)[None], torch.from_numpy(mask)[None], points, prompt
+    return read_sde_drag_case(folder)
+
+
+def read_sde_drag_case(folder: str):
+    """The SDE-Drag layout: origin_image.png, optional mask.png, prompt.json with source, target, prompt."""
     image = _image(os.path.join(folder, "origin_image.png"), "image")
     height, width = image.shape[:2]
     mask_path = os.path.join(folder, "mask.png")
@@ -95,20 +108,23 @@ def write_case(folder: str, image: np.ndarray, mask: np.ndarray, points: DragPoi
 
 
 class SDEDragLoadDragBenchCase(SDEDragNode, io.ComfyNode):
-    """Loads one case in the paper's DragBench layout (origin_image.png, mask.png, prompt.json with source,
-    target, prompt). Lists the pack's bundled demo cases and those in ComfyUI/input/dragbench/."""
+    """Loads one drag-benchmark case at its native size, in any of three layouts: the SDE-Drag authors'
+    (origin_image.png, mask.png, prompt.json), DragBench as published with DragDiffusion (original_image.png,
+    meta_data.pkl, read without running code) and Drag100 (original.jpg, mask.png, points.json). Lists the
+    pack's bundled demo cases and the case folders under ComfyUI/input/dragbench/ (up to 4 levels deep)."""
     node_id = "SDEDragLoadDragBenchCase"
     display_name = "Load DragBench Case"
 
     @classmethod
     def schema_inputs(cls):  # listed at every schema request, so added cases show after a refresh
         return [io.Combo.Input("case", options=list_cases() or ["(no cases found)"],
-                               tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/.")]
+                               tooltip="A case folder: the pack's demo/cases/ or ComfyUI/input/dragbench/<case>/ "
+                                       "(DragBench and Drag100 folders as published may be put there whole).")]
 
     @classmethod
     def schema_outputs(cls):
-        return [io.Image.Output(display_name="image", tooltip="origin_image.png"),
-                io.Mask.Output(display_name="mask", tooltip="mask.png (1 = editable region)"),
+        return [io.Image.Output(display_name="image", tooltip="the case's picture at its native size"),
+                io.Mask.Output(display_name="mask", tooltip="the case's mask (1 = editable region; all 1 if none)"),
                 DragPointsType.Output(display_name="drag_points", tooltip="source -> target pairs in pixels"),
                 io.String.Output(display_name="prompt", tooltip="the case's prompt")]
 
@@ -122,7 +138,7 @@ class SDEDragLoadDragBenchCase(SDEDragNode, io.ComfyNode):
 
 
 def _register_case_image_route() -> None:
-    """GET /sde_drag/dragbench_case_image?case=NAME: the case's origin_image.png, found as the loader finds it,
+    """GET /sde_drag/dragbench_case_image?case=NAME: the case's picture, found as the loader finds it,
     so the point editor shows a case's picture before any run. Only inside a running ComfyUI server."""
     try:
         from aiohttp import web
@@ -135,11 +151,11 @@ def _register_case_image_route() -> None:
     @PromptServer.instance.routes.get("/sde_drag/dragbench_case_image")
     async def case_image(request):
         try:
-            path = os.path.join(find_case(request.query.get("case", "")), "origin_image.png")
+            path = bench_layouts.picture_of(find_case(request.query.get("case", "")))
         except ValueError as e:
             return web.Response(status=404, text=str(e))
         if not os.path.isfile(path):
-            return web.Response(status=404, text="case: origin_image.png is missing")
+            return web.Response(status=404, text=f"case: {os.path.basename(path)} is missing")
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 

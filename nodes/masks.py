@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..sde_core import check_mask
+from ..sde_core.validate import check_something_editable
 
 
 def mask_sizes(h: int, w: int, factor: int) -> str:
@@ -37,6 +38,7 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
         m = m[:, 0]
     if m.ndim != 3:
         raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
+    check_something_editable(m, name)  # before the size check: an unpainted Load Image mask is 64x64
     h, w = latent_shape[-2], latent_shape[-1]
     mh, mw = m.shape[-2:]
     f = int(factor)

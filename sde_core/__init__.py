@@ -24,6 +24,7 @@ from .validate import (
     check_latent,
     check_mask,
     check_points,
+    check_points_in_mask,
     check_sigmas,
     check_steps,
     check_t0,
@@ -37,5 +38,5 @@ __all__ = [
     "sample_cycle_sde", "sample_ode_masked",
     "guidance_scales", "lora_scales",
     "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method",
-    "check_t0", "check_eta", "check_steps", "check_sigmas", "check_points", "check_mask", "check_latent",
+    "check_t0", "check_eta", "check_steps", "check_sigmas", "check_points", "check_points_in_mask", "check_mask", "check_latent",
 ]

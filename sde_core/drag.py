@@ -17,7 +17,7 @@ import torch
 from .cycle_sde import record_forward, sample_cycle_sde, sample_ode_masked
 from .sampling import ddim_invert
 from .schedule import VP, Schedule
-from .validate import check_eta, check_latent, check_mask, check_points, check_sigmas
+from .validate import check_eta, check_latent, check_mask, check_points, check_points_in_mask, check_sigmas
 
 __all__ = ["plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method"]
 
@@ -197,6 +197,7 @@ def sde_drag(
     sources, targets = check_points(sources, targets, height, width)
     if mask is not None:
         mask = check_mask(mask, latent.shape)
+        check_points_in_mask(sources, targets, mask)
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (the share of the old source kept), got {beta}.")
     scale = schedule.vp_scale(sigmas[0].item())

@@ -17,6 +17,7 @@ __all__ = [
     "check_sigmas",
     "check_points",
     "check_mask",
+    "check_points_in_mask",
     "check_latent",
 ]
 
@@ -172,4 +173,40 @@ def check_mask(mask, latent_shape, name: str = "mask") -> torch.Tensor:
         )
     if not torch.isfinite(mask).all():
         raise ValueError(f"{name} contains NaN or infinite values; a mask holds values in [0, 1].")
+    check_something_editable(mask, name)
     return mask
+
+
+NOTHING_EDITABLE_FIX = ("paint the region to edit in MaskEditor (right-click Load Image > Open in MaskEditor), "
+                        "or disconnect the mask to make the whole image editable")
+
+
+def check_something_editable(mask, name: str = "mask") -> None:
+    """A mask (1 = editable) with no value above 0 in some batch element leaves nothing to edit: the
+    output would equal the input after all the compute, so it is refused. (Load Image gives a 64x64
+    all-zero MASK for a picture without alpha, and a full-size one for a fully opaque PNG.)"""
+    flat = mask.reshape(mask.shape[0], -1) if mask.ndim > 1 else mask.reshape(1, -1)
+    if flat.numel() == 0:
+        return
+    empty = [b for b in range(flat.shape[0]) if not bool((flat[b] > 0).any())]
+    if empty:
+        which = "" if flat.shape[0] == 1 else f" (batch element {empty[0]})"
+        raise ValueError(f"{name}: nothing is editable (the mask is all zero{which}): {NOTHING_EDITABLE_FIX}.")
+
+
+def check_points_in_mask(sources, targets, mask, name: str = "mask") -> None:
+    """Every source and target cell (x, y) = floor of the point must have ``mask > 0`` (editable) in
+    every batch element: outside the mask the samplers keep the recorded latent, so a drag from or to
+    a kept cell moves nothing there. ``mask`` is ``check_mask``'s ``[B, 1 or C, H, W]``."""
+    region = mask.amax(dim=1).amin(dim=0)  # [H, W]: editable for every batch element, in any channel
+    height, width = region.shape
+    for role, points in (("source", sources), ("target", targets)):
+        for index, (x, y) in enumerate(torch.as_tensor(points).tolist()):
+            col, row = min(max(int(math.floor(x)), 0), width - 1), min(max(int(math.floor(y)), 0), height - 1)
+            if not float(region[row, col]) > 0:
+                raise ValueError(
+                    f"{name}: the {role} point of pair {index + 1}, latent cell ({col}, {row}), lies outside the "
+                    f"editable region (the mask is 0 there), so the drag cannot move it: paint the mask over both "
+                    f"points of every pair in MaskEditor, move the point into the painted region, or disconnect "
+                    f"the mask to make the whole image editable."
+                )

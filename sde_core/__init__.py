@@ -15,6 +15,7 @@ from .cycle_sde import (
     sample_ode_masked,
 )
 from .drag import DragMethod, copy_paste, ode_method, patch_bounds, plan_subdrags, sde_drag, sde_method
+from .eta_schedule import step_etas, switch_etas
 from .posterior import eta_step, forward_step, noise_to, posterior
 from .ramps import guidance_scales, lora_scales
 from .sampling import KnownRegion, ddim_invert, sample_eta
@@ -34,7 +35,7 @@ __all__ = [
     "Schedule", "VP", "FLOW", "t0_sigmas",
     "posterior", "forward_step", "noise_to", "eta_step",
     "KnownRegion", "sample_eta", "ddim_invert",
-    "Trajectory", "record_forward", "cycle_step", "cycle_step_eta", "recorded_noise",
+    "Trajectory", "record_forward", "cycle_step", "cycle_step_eta", "recorded_noise", "switch_etas", "step_etas",
     "sample_cycle_sde", "sample_ode_masked",
     "guidance_scales", "lora_scales",
     "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method",

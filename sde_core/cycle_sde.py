@@ -15,7 +15,8 @@ import torch
 from ._loop import keep_outside, payload, sigma_vector, step_range
 from .posterior import eta_step, forward_step, posterior
 from .schedule import VP, Schedule
-from .validate import check_eta, check_mask, check_sigmas
+from .eta_schedule import step_etas
+from .validate import check_mask, check_sigmas
 
 __all__ = [
     "Trajectory",
@@ -215,12 +216,13 @@ def sample_cycle_sde(
     condition the two halves differently, e.g. source prompt for the recorded half in
     DiffEdit). Then ``cycle_step``; then, if ``mask`` (1 = editable) is given, the region
     outside it is taken from ``trajectory.states[i + 1]``. ``eta`` in [0, 1] (default 1, the
-    paper's step) selects ``cycle_step_eta``: reconstruction stays exact for every eta.
+    paper's step) selects ``cycle_step_eta``: reconstruction stays exact for every eta. ``eta``
+    may also be one value per step (``sde_core.switch_etas``): each step is exact on its own.
     """
     mask = _check_recorded(x, sigmas, trajectory, mask)
-    check_eta(eta)
     extra_args = {} if extra_args is None else extra_args
     levels = sigmas.tolist()
+    etas = step_etas(eta, len(levels) - 1)
     batch = x.shape[0]
     for i in step_range(len(levels) - 1, disable):
         x_rec, x_rec_next = trajectory.states[i].to(x), trajectory.states[i + 1].to(x)
@@ -231,7 +233,7 @@ def sample_cycle_sde(
         if callback is not None:
             callback(payload(x, i, sigmas[i], denoised))
         x = cycle_step_eta(
-            schedule, x, denoised, x_rec, denoised_rec, x_rec_next, levels[i], levels[i + 1], eta
+            schedule, x, denoised, x_rec, denoised_rec, x_rec_next, levels[i], levels[i + 1], etas[i]
         )
         x = keep_outside(x, x_rec_next, mask)
     return x

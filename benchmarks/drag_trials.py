@@ -80,10 +80,10 @@ def node_at_eta(demo, eta: float):
 
     class SDEDragAtEta(type(demo.drag_node)):
         @classmethod
-        def drag_method(cls, method, schedule, model, generator):
+        def drag_method(cls, method, schedule, model):
             if method != "sde":
-                return super().drag_method(method, schedule, model, generator)
-            return sde_method(schedule, generator, eta=eta)
+                return super().drag_method(method, schedule, model)
+            return sde_method(schedule, eta=eta)
 
     return SDEDragAtEta()
 

@@ -214,8 +214,9 @@ def figure_step_overhead(host, model, info, latent_cells: int, steps: int, t0: f
 
     def run():
         gen = torch.Generator(device=device).manual_seed(0)
-        sde_core.sde_drag(free, latent, sources, targets, sigmas.to(device), schedule=sde_core.VP, r=5, alpha=1.1,
-                          beta=0.3, step_size=2, generator=gen, disable=True, method=sde_core.sde_method(sde_core.VP, gen))
+        sde_core.sde_drag(free, latent, sigmas.to(device), disable=True, sources=sources, targets=targets,
+                          method=sde_core.sde_method(sde_core.VP), paste=sde_core.CopyPaste(r=5, alpha=1.1, beta=0.3,
+                          step_size=2), noise=sde_core.NoiseSource(gen), schedule=sde_core.VP)
 
     run()
     loop = interleaved({"sde_core": run}, repeats, host.synchronize)["sde_core"]

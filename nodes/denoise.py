@@ -7,35 +7,22 @@ from ..sde_core import guidance_scales, sample_cycle_sde, sample_ode_masked
 from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .masks import mask_for
-from .model_space import image_factor, latent_samples, with_samples
-from .runner import Progress, StepControls, reserve_for_batch, run_sampler
+from .model_space import latent_samples, with_samples
+from .runner import GuidedRun
 
 RAMPS = ["constant", "linear from 1 (paper)"]
 
 
-def denoise_along(model, latent, recorded, sampler, spec: GuidanceSpec, mask=None, cfg_ramp=RAMPS[0],
-                  recorded_branch=False, seed=0):
-    """Denoise the edited `latent` (noised at t0) along `recorded` with `sampler`
-    (sample_cycle_sde or sample_ode_masked), inside ComfyUI's guider."""
+def run_along(model, latent, recorded, spec: GuidanceSpec, mask, cfg_ramp, latents_per_call=1,
+              recorded_branch=False) -> GuidedRun:
+    """The guided run of a denoiser along `recorded` (a linked `cfg_ramp` is checked here)."""
     if cfg_ramp not in RAMPS:  # a linked value is not seen by validate_inputs
         raise ValueError(f"cfg_ramp: must be one of {RAMPS}, got {cfg_ramp!r}")
-    samples = latent_samples(latent)
-    recorded.check_matches(samples)
-    sigmas = recorded.sigmas
-    steps = len(sigmas) - 1
-    guider = spec.build(recorded_branch=recorded_branch)
-    reserve_for_batch(guider, 2 if sampler is sample_cycle_sde else 1)  # Cycle-SDE batches [edited; recorded]
+    recorded.check_matches(latent_samples(latent))
+    steps = len(recorded.sigmas) - 1
     cfg_scales = guidance_scales(steps, spec.base_cfg) if cfg_ramp != RAMPS[0] else None
-    controls = StepControls(guider, Progress(model, steps), cfg_scales=cfg_scales)
-    region = mask_for(mask, samples.shape, image_factor(recorded.latent_format))
-
-    def loop(denoiser, x, sigmas, extra_args, disable):
-        return sampler(controls.wrap(denoiser), x, sigmas, extra_args=extra_args, disable=disable,
-                       trajectory=recorded.trajectory, schedule=recorded.schedule, mask=region,
-                       step_kwargs=controls.step_kwargs), None
-
-    return with_samples(latent, run_sampler(guider, samples, sigmas, loop, seed=seed)[0])
+    return GuidedRun(model, spec, latent, calls=steps, latents_per_call=latents_per_call, cfg_scales=cfg_scales,
+                     mask=mask, recorded_branch=recorded_branch)
 
 
 class DenoiseAlongRecording(SDEDragNode):
@@ -86,8 +73,11 @@ class SDEDragCycleDenoise(DenoiseAlongRecording, io.ComfyNode):
             raise ValueError("trajectory: this recording comes from ODE Inversion; Cycle-SDE needs the "
                              "recording of Stochastic Inversion (or use ODE Denoise)")
         spec = GuidanceSpec(model, guider, positive, negative, cfg, recorded_positive, recorded_negative)
-        return io.NodeOutput(denoise_along(model, latent, trajectory, sample_cycle_sde, spec, mask, cfg_ramp,
-                                           recorded_branch=True))
+        run = run_along(model, latent, trajectory, spec, mask, cfg_ramp, latents_per_call=2,  # [edited; recorded]
+                        recorded_branch=True)
+        out = run.sample(sample_cycle_sde, trajectory.sigmas, trajectory=trajectory.trajectory,
+                         schedule=trajectory.schedule, mask=run.region, step_kwargs=run.step_kwargs)
+        return io.NodeOutput(with_samples(latent, out.samples))
 
 
 class SDEDragODEDenoise(DenoiseAlongRecording, io.ComfyNode):
@@ -104,4 +94,7 @@ class SDEDragODEDenoise(DenoiseAlongRecording, io.ComfyNode):
     def execute(cls, model, latent, trajectory, positive=None, negative=None, cfg=3.0, guider=None, mask=None,
                 cfg_ramp=RAMPS[0]):
         spec = GuidanceSpec(model, guider, positive, negative, cfg)
-        return io.NodeOutput(denoise_along(model, latent, trajectory, sample_ode_masked, spec, mask, cfg_ramp))
+        run = run_along(model, latent, trajectory, spec, mask, cfg_ramp)
+        out = run.sample(sample_ode_masked, trajectory.sigmas, trajectory=trajectory.trajectory,
+                         schedule=trajectory.schedule, mask=run.region, step_kwargs=run.step_kwargs)
+        return io.NodeOutput(with_samples(latent, out.samples))

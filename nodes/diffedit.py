@@ -10,41 +10,12 @@ import torch
 
 from comfy_api.v0_0_2 import io
 
-from ..sde_core import noise_to
-from ..sde_core.diffedit import diffedit_mask
+from ..sde_core import diffedit_mask, eps_predictions
 from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .model_space import choose_sigmas, generator_for, image_factor, latent_samples, schedule_of
-from .runner import Progress, StepControls, run_sampler
-
-def noise_predictions(model, latent, spec: GuidanceSpec, sigma: float, noises: int, seed: int):
-    """``(eps_source, eps_target)`` ``[noises, B, C, h, w]``: for each seeded noise the latent
-    noised to ``sigma`` is read under both prompts in one batched call ([target; source])."""
-    samples = latent_samples(latent)
-    schedule = schedule_of(model)
-    guider = spec.build(recorded_branch=True)
-    controls = StepControls(guider, Progress(model, noises))
-    x0 = model.model.process_latent_in(samples.clone())
-    generator = generator_for(seed)
-    eps = [torch.randn(x0.shape, generator=generator, dtype=x0.dtype) for _ in range(noises)]
-
-    def loop(denoiser, x, sigmas, extra_args, disable):
-        model_fn = controls.wrap(denoiser)
-        a, b = schedule.a(sigma), schedule.b(sigma)
-        source, target = [], []
-        for e in eps:
-            xt = noise_to(schedule, x0.to(x), sigma, e.to(x))
-            both = torch.cat([xt, xt])
-            denoised = model_fn(both, torch.full((both.shape[0],), sigma, dtype=x.dtype, device=x.device),
-                                **extra_args)
-            pred = ((both - a * denoised) / b).float().cpu()
-            target.append(pred[: xt.shape[0]])
-            source.append(pred[xt.shape[0]:])
-        return x, (torch.stack(source), torch.stack(target))
-
-    return run_sampler(guider, samples, torch.tensor([sigma, 0.0]), loop, seed=seed)[1]
-
+from .model_space import choose_sigmas, generator_for, image_factor, latent_samples
+from .runner import GuidedRun
 
 class SDEDragDiffEditMask(SDEDragNode, io.ComfyNode):
     """DiffEdit mask: where the model's noise predictions under the source and the target prompt differ,
@@ -88,10 +59,30 @@ class SDEDragDiffEditMask(SDEDragNode, io.ComfyNode):
         sigma = float(choose_sigmas(model, None, 100, strength)[0])
         spec = GuidanceSpec(model, positive=target, negative=negative, cfg=cfg, rec_positive=source,
                             rec_negative=negative)
-        eps_source, eps_target = noise_predictions(model, latent, spec, sigma, int(noises), seed)
-        soft, binary = diffedit_mask(eps_source, eps_target, threshold=float(threshold), blur=float(blur))
-        factor = image_factor(model.model.latent_format)  # the MASK has the image's size
-        up = lambda m: m.repeat_interleave(factor, -1).repeat_interleave(factor, -2)  # noqa: E731
-        soft, binary = up(soft), up(binary)
-        preview = soft[..., None].repeat(1, 1, 1, 3)
-        return io.NodeOutput(binary, soft, preview)
+        run = GuidedRun(model, spec, latent, calls=int(noises), recorded_branch=True)  # batch [target; source]
+        x0, eps = seeded_noises(model, latent, int(noises), seed)
+        out = run.sample(eps_predictions, torch.tensor([sigma, 0.0]), start=x0, seed=seed, noises=eps,
+                         schedule=run.schedule)
+        soft, binary = diffedit_mask(out.result.source, out.result.target, float(threshold), float(blur))
+        soft, binary = within(run.region, soft), within(run.region, binary)
+        soft, binary = to_image_size(model, soft), to_image_size(model, binary)
+        return io.NodeOutput(binary, soft, soft[..., None].repeat(1, 1, 1, 3))
+
+
+def seeded_noises(model, latent, noises: int, seed: int):
+    """The clean latent in sampling space and `noises` seeded standard normal draws shaped like it."""
+    x0 = model.model.process_latent_in(latent_samples(latent).clone())
+    generator = generator_for(seed)
+    return x0, [torch.randn(x0.shape, generator=generator, dtype=x0.dtype) for _ in range(noises)]
+
+
+def within(region, m: torch.Tensor) -> torch.Tensor:
+    """A [B, h, w] map limited to the LATENT's noise_mask (1 = editable), when it has one: outside
+    it the edit is not allowed, so the mask is 0 there."""
+    return m if region is None else m * region[:, 0].to(m)
+
+
+def to_image_size(model, m: torch.Tensor) -> torch.Tensor:
+    """A [B, h, w] latent-size map -> the image's size (a MASK), each cell repeated f x f times."""
+    factor = image_factor(model.model.latent_format)
+    return m.repeat_interleave(factor, -1).repeat_interleave(factor, -2)

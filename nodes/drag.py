@@ -2,22 +2,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import torch
 
 from comfy_api.v0_0_2 import io
 
-from ..sde_core import copy_paste, guidance_scales, lora_scales, ode_method, plan_subdrags, sde_drag, sde_method
+from ..sde_core import (CopyPaste, DragMethod, NoiseSource, copy_paste, guidance_scales, lora_scales, ode_method,
+                        plan_subdrags, sde_drag, sde_method)
 from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
 from .limits import check_memory, check_representable, drag_memory_estimate, memory_text
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
-from .masks import mask_for
-from .model_space import (choose_sigmas, clean_start, generator_for, image_factor, latent_samples, schedule_of,
-                          with_samples)
+from .model_space import choose_sigmas, generator_for, image_factor, latent_samples, schedule_of, with_samples
 from .presets import DEMO, DEMO_PRESETS_TEXT, FAST_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
-from .runner import Progress, StepControls, reserve_for_batch, run_sampler
+from .runner import CLEAN, GuidedRun
 
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
@@ -192,16 +192,53 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
                                     lora_scale_min=lora_scale_min)
 
     @classmethod
-    def drag_method(cls, method, schedule, model, generator):
+    def drag_method(cls, method, schedule, model):
         """The inversion and the denoising step of `method` ('sde' or 'ode'); one place to swap
         them (benchmarks/drag_trials.py runs Cycle-SDE at DDIM's eta through a subclass)."""
         if method == "ode":
             return ode_method(schedule, float(model.get_model_object("model_sampling").sigma_min))
-        return sde_method(schedule, generator)
+        return sde_method(schedule)
 
     @classmethod
     def execute(cls, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
                 negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
+        plan = DragPlan.of(cls, model, latent, drag_points, method, sigmas, steps, t0, step_size)
+        model, setters = lora_ramp(model, guider, plan.sigmas, lora_scale_min)
+        spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
+        run = GuidedRun(model, spec, latent, calls=plan.calls, latents_per_call=plan.method.latents_per_call,
+                        cfg_scales=guidance_scales(plan.n_steps, spec.base_cfg), setters=setters, mask=mask)
+        plan.log_memory(model, spec)
+        out = run.sample(sde_drag, plan.sigmas, start=CLEAN, seed=seed, sources=plan.sources, targets=plan.targets,
+                         method=plan.method, paste=CopyPaste(r, alpha, beta, step_size),
+                         noise=NoiseSource(generator_for(seed)), schedule=plan.schedule, mask=run.region,
+                         step_kwargs=run.step_kwargs)
+        frames = torch.cat([model.model.process_latent_out(f.float()) for f in out.result.frames])
+        return io.NodeOutput(with_samples(latent, out.samples), {"samples": frames})
+
+
+@dataclass
+class DragPlan:
+    """What SDE Drag decides and checks before its first model call: the cells, the sigmas, the
+    method and its cost (logged, then checked against the memory there is)."""
+
+    sources: torch.Tensor
+    targets: torch.Tensor
+    sigmas: torch.Tensor
+    schedule: object
+    method: DragMethod
+    n_subdrags: int
+    shape: tuple
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.sigmas) - 1
+
+    @property
+    def calls(self) -> int:
+        return self.n_subdrags * self.n_steps * self.method.calls_per_step
+
+    @classmethod
+    def of(cls, node, model, latent, drag_points, method, sigmas, steps, t0, step_size) -> "DragPlan":
         if method not in ("sde", "ode"):  # a linked value is not seen by validate_inputs
             raise ValueError(f"method: must be 'sde' or 'ode', got {method!r}")
         samples = latent_samples(latent)
@@ -209,30 +246,15 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
         sources, targets = points_in_cells(drag_points, samples, latent_format)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         schedule = schedule_of(model)
-        n_steps = len(sigmas) - 1
         n_subdrags = len(plan_subdrags(sources, targets, step_size))
-        generator = generator_for(seed)
-        drag_method = cls.drag_method(method, schedule, model, generator)
-        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, n_steps, drag_method.calls_per_step))  # before any call
-        check_memory(samples.shape, n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
-                     downscale_factor(latent_format, drag_points, samples.shape[-1]), model=model)  # before heavy work
+        plan = cls(sources, targets, sigmas, schedule, node.drag_method(method, schedule, model), n_subdrags,
+                   tuple(samples.shape))
+        logging.info("SDE Drag plan: %s", plan_text(n_subdrags, plan.n_steps, plan.method.calls_per_step))
+        check_memory(samples.shape, plan.n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
+                     downscale_factor(latent_format, drag_points, samples.shape[-1]), model=model)  # before any heavy work
         check_representable(schedule, sigmas)
-        model, setters = lora_ramp(model, guider, sigmas, lora_scale_min)
-        spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
-        guide = spec.build()
-        reserve_for_batch(guide, drag_method.latents_per_call)
+        return plan
+
+    def log_memory(self, model, spec) -> None:
         logging.info("SDE Drag %s", memory_text(drag_memory_estimate(
-            model, samples.shape, drag_method.latents_per_call, spec.base_cfg, n_steps, n_subdrags)))
-        controls = StepControls(guide, Progress(model, n_subdrags * n_steps * drag_method.calls_per_step),
-                                cfg_scales=guidance_scales(n_steps, spec.base_cfg), setters=setters)
-        region = mask_for(mask, samples.shape, image_factor(latent_format))
-
-        def loop(denoiser, x, sigmas, extra_args, disable):
-            return sde_drag(controls.wrap(denoiser), clean_start(x, sigmas, schedule), sources, targets, sigmas,
-                            schedule=schedule, r=r, alpha=alpha, beta=beta, step_size=step_size, mask=region,
-                            generator=generator, extra_args=extra_args, step_kwargs=controls.step_kwargs,
-                            disable=disable, method=drag_method)
-
-        final, frames = run_sampler(guide, samples, sigmas, loop, seed=seed)
-        frames = torch.cat([model.model.process_latent_out(f.float()) for f in frames])
-        return io.NodeOutput(with_samples(latent, final), {"samples": frames})
+            model, self.shape, self.method.latents_per_call, spec.base_cfg, self.n_steps, self.n_subdrags)))

@@ -16,10 +16,8 @@ from ..sde_core import KnownRegion, noise_to, sample_eta
 from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
-from .masks import mask_for
-from .model_space import (choose_sigmas, from_model_space, generator_for, image_factor, latent_samples, schedule_of,
-                          with_samples)
-from .runner import Progress, StepControls, run_sampler
+from .model_space import choose_sigmas, from_model_space, generator_for, latent_samples, schedule_of, with_samples
+from .runner import GuidedRun
 from .sampler import eta_input
 
 
@@ -31,34 +29,18 @@ def _start_out(model, x, sigma: float) -> torch.Tensor:
     return model.model.process_latent_out(x.clone()).float()
 
 
-def fresh_denoise(model, latent, eta, sigmas, seed, spec: GuidanceSpec, mask=None):
-    """(clean result, the noised start) as LATENTs; see the module doc."""
-    samples = latent_samples(latent)
-    schedule = schedule_of(model)
-    factor = image_factor(model.model.latent_format)
-    if mask is not None:
-        region = mask_for(mask, samples.shape, factor)
-    else:
-        region = mask_for(latent.get("noise_mask"), samples.shape, factor, name="latent (its noise_mask)")
-    guider = spec.build()
-    controls = StepControls(guider, Progress(model, len(sigmas) - 1))
+def noised_start(model, latent, sigmas, seed):
+    """`(x0, eps, start, generator)`: the clean latent in sampling space, the seed's eps and
+    start = noise_to(x0, sigmas[0], eps); the generator goes on to draw the sampler's noise."""
+    x0 = model.model.process_latent_in(latent_samples(latent).clone())
     generator = generator_for(seed)
-    x0 = model.model.process_latent_in(samples.clone())
     eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-    sigma0 = float(sigmas[0])
-    start = noise_to(schedule, x0, sigma0, eps)
+    return x0, eps, noise_to(schedule_of(model), x0, float(sigmas[0]), eps), generator
 
-    def noise_sampler(sigma, sigma_next):  # continues the seed's generator after eps: one draw per step
-        return torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
 
-    def loop(denoiser, x, sigmas, extra_args, disable):
-        known = None if region is None else KnownRegion(x0.to(x), region.to(x), eps.to(x))
-        sampler_noise = lambda s, s_next: noise_sampler(s, s_next).to(x)  # noqa: E731
-        return sample_eta(controls.wrap(denoiser), start.to(x), sigmas, extra_args=extra_args, disable=disable,
-                          eta=float(eta), noise_sampler=sampler_noise, schedule=schedule, known=known), None
-
-    out, _ = run_sampler(guider, samples, sigmas, loop, seed=seed)
-    return with_samples(latent, out), with_samples(latent, _start_out(model, start, sigma0))
+def step_noise(generator, like):
+    """The sampler's noise: continues the seed's generator after eps, one draw per step."""
+    return lambda sigma, sigma_next: torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
 
 
 class SDEDragFreshDenoise(SDEDragNode, io.ComfyNode):
@@ -104,4 +86,10 @@ class SDEDragFreshDenoise(SDEDragNode, io.ComfyNode):
             raise ValueError(f"eta: must be in [0, 1] (1 = SDE, 0 = ODE), got {eta}")
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         spec = GuidanceSpec(model, guider, positive, negative, cfg)
-        return io.NodeOutput(*fresh_denoise(model, latent, eta, sigmas, seed, spec, mask))
+        run = GuidedRun(model, spec, latent, calls=len(sigmas) - 1, mask=mask)
+        x0, eps, start, generator = noised_start(model, latent, sigmas, seed)
+        known = None if run.region is None else KnownRegion(x0, run.region, eps)
+        out = run.sample(sample_eta, sigmas, start=start, seed=seed, eta=float(eta), schedule=run.schedule,
+                         noise_sampler=step_noise(generator, start), known=known)
+        return io.NodeOutput(with_samples(latent, out.samples),
+                             with_samples(latent, _start_out(model, start, float(sigmas[0]))))

@@ -8,9 +8,9 @@ from . import inputs
 from .base import SDEDragNode
 from .guidance import GuidanceSpec
 from .limits import check_memory, check_representable
-from .model_space import choose_sigmas, clean_start, generator_for, latent_samples, schedule_of, with_samples
+from .model_space import choose_sigmas, generator_for, latent_samples, schedule_of, with_samples
 from .noise import NoisesToT0
-from .runner import Progress, StepControls, run_sampler
+from .runner import CLEAN, GuidedRun, to_output
 from .trajectory import RecordedTrajectory
 
 
@@ -37,7 +37,8 @@ class SDEDragStochasticInversion(NoisesToT0, io.ComfyNode):
         x0, sigmas, schedule = cls.clean_x0_and_sigmas(model, latent, steps, t0, sigmas)
         check_memory(x0.shape, len(sigmas) - 1, what="Stochastic Inversion")  # recorded on the CPU
         trajectory = record_forward(x0, sigmas, schedule, generator=generator_for(seed))
-        recorded = RecordedTrajectory(trajectory, schedule, "sde", model.model.latent_format, _sigma_min(model))
+        recorded = RecordedTrajectory(to_output(trajectory), schedule, "sde", model.model.latent_format,
+                                      _sigma_min(model))
         return io.NodeOutput(with_samples(latent, recorded.to_user_space(trajectory.latent_at_t0)), recorded)
 
 
@@ -64,21 +65,12 @@ class SDEDragODEInversion(SDEDragNode, io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, latent, steps, t0, negative=None, cfg=1.0, guider=None, sigmas=None):
-        samples = latent_samples(latent)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
-        check_memory(samples.shape, len(sigmas) - 1, 0, getattr(model, "load_device", None), "ODE Inversion",
-                     model=model)
-        schedule, sigma_min = schedule_of(model), _sigma_min(model)
-        check_representable(schedule, sigmas)
+        check_memory(latent_samples(latent).shape, len(sigmas) - 1, 0, getattr(model, "load_device", None),
+                     "ODE Inversion", model=model)
+        check_representable(schedule_of(model), sigmas)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
-        guide = spec.build()
-        controls = StepControls(guide, Progress(model, len(sigmas) - 1))
-
-        def loop(denoiser, x, sigmas, extra_args, disable):
-            trajectory = ddim_invert(controls.wrap(denoiser), clean_start(x, sigmas, schedule), sigmas,
-                                     extra_args=extra_args, disable=disable, schedule=schedule, sigma_min=sigma_min)
-            return trajectory.latent_at_t0 / schedule.a(float(sigmas[0])), trajectory
-
-        out, trajectory = run_sampler(guide, samples, sigmas, loop, seed=0)
-        recorded = RecordedTrajectory(trajectory, schedule, "ode", model.model.latent_format, sigma_min)
-        return io.NodeOutput(with_samples(latent, out), recorded)
+        run = GuidedRun(model, spec, latent, calls=len(sigmas) - 1)
+        out = run.sample(ddim_invert, sigmas, start=CLEAN, schedule=run.schedule, sigma_min=_sigma_min(model))
+        recorded = RecordedTrajectory(out.result, run.schedule, "ode", model.model.latent_format, _sigma_min(model))
+        return io.NodeOutput(with_samples(latent, out.samples), recorded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+import comfy.model_management
 import comfy.samplers
 
 from ..sde_core import FLOW, VP, Schedule, check_latent, check_steps, check_t0, t0_sigmas
@@ -99,9 +100,12 @@ def latent_samples(latent: dict, name: str = "latent") -> torch.Tensor:
 
 
 def with_samples(latent: dict, samples: torch.Tensor) -> dict:
-    """Copy-on-write LATENT with new samples (keeps batch_index etc.; drops a stale noise_mask)."""
-    out = {k: v for k, v in latent.items() if k != "noise_mask"}
-    out["samples"] = samples
+    """Copy-on-write LATENT with new samples on ComfyUI's intermediate device, as its own sampling
+    nodes leave them (`comfy/sample.py`). Keeps batch_index, noise_mask etc., as core KSampler's
+    `latent.copy()` does: the nodes that edit honour a noise_mask as the editable region, and
+    the inversions and the copy-paste carry it on to the denoiser."""
+    out = dict(latent)
+    out["samples"] = samples.to(comfy.model_management.intermediate_device())
     return out
 
 

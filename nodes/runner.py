@@ -5,6 +5,8 @@ Model calls go through ComfyUI's own guider (`CFGGuider.sample` with our loop as
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 import comfy.model_management
@@ -13,6 +15,10 @@ import comfy.patcher_extension
 import comfy.samplers
 import comfy.utils
 import latent_preview
+
+from ..sde_core import Trajectory
+from .masks import mask_for
+from .model_space import clean_start, image_factor, latent_samples, schedule_of
 
 
 class Progress:
@@ -83,22 +89,85 @@ def reserve_for_batch(guider, latents_per_call: int) -> None:
                                                  scaled, guider.model_options, is_model_options=True)
 
 
-def run_sampler(guider, samples: torch.Tensor, sigmas: torch.Tensor, loop, seed: int):
-    """Run `loop(denoiser, x, sigmas, extra_args, disable) -> (x_out, results)` inside ComfyUI's
-    guider with zero noise, and return `(latent_out, results)`.
+NOISED, CLEAN = "noised", "clean"
 
-    `loop` receives x = a(sigmas[0]) * process_latent_in(latent) (`model_space.clean_start` undoes
-    the scaling where the loop wants the clean latent); `x_out` leaves as
-    process_latent_out(inverse_noise_scaling(sigmas[-1], x_out)), a LATENT's samples. A KSAMPLER
-    function can only return the latent, so `results` (frames, a recording) are kept here and
-    handed back beside it."""
-    kept = {}
 
-    def sampler_fn(model, x, sigmas, extra_args=None, callback=None, disable=None):
-        x_out, kept["results"] = loop(model, x, sigmas, {} if extra_args is None else extra_args, disable)
-        return x_out
+def output_device() -> torch.device:
+    """Where every tensor the pack returns lives: ComfyUI's intermediate device, as its own
+    sampling nodes leave their results (`comfy/sample.py`); the CPU unless --gpu-only."""
+    return comfy.model_management.intermediate_device()
 
-    noise = torch.zeros_like(samples)
-    out = guider.sample(noise, samples, comfy.samplers.KSAMPLER(sampler_fn), sigmas, denoise_mask=None,
-                        callback=None, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-    return out.float(), kept.get("results")
+
+def to_output(value):
+    """`value` (a tensor, or a typed core result with `.to`) on `output_device()`."""
+    return value.to(output_device()) if hasattr(value, "to") else value
+
+
+@dataclass
+class Guided:
+    """What one guided run gives back: the LATENT's `samples` (user space) and the sde_core
+    function's own typed `result` (a DragResult, Trajectory, EpsPredictions or the latent), both
+    on ComfyUI's intermediate device."""
+
+    samples: torch.Tensor
+    result: object
+
+
+class GuidedRun:
+    """One run of an sde_core sampler inside ComfyUI's guider (`CFGGuider.sample` with the
+    sampler as a `KSAMPLER`), so LoRAs, ControlNets, hooks and `model_options` wrappers act inside
+    every step. It owns what every node shares: the guider (the pack's copy, from `spec`), the
+    memory reservation for `latents_per_call` latents per call, the progress bar over `calls`
+    model calls with cancel and per-step settings (`cfg_scales`, `setters`), the editable region
+    (`mask` if connected, else the LATENT's own `noise_mask`, as ComfyUI's KSampler honours it;
+    1 = editable) and the results' device."""
+
+    def __init__(self, model, spec, latent: dict, *, calls: int, latents_per_call: int = 1, cfg_scales=None,
+                 setters=(), mask=None, recorded_branch: bool = False):
+        self.model, self.latent = model, latent
+        self.samples = latent_samples(latent)
+        self.schedule = schedule_of(model)
+        self.guider = spec.build(recorded_branch=recorded_branch)
+        reserve_for_batch(self.guider, latents_per_call)
+        self.controls = StepControls(self.guider, Progress(model, calls), cfg_scales=cfg_scales, setters=setters)
+        self.step_kwargs = self.controls.step_kwargs
+        self.region = editable_region(model, latent, self.samples.shape, mask)
+
+    def sample(self, core, sigmas, *, start=NOISED, seed: int = 0, **kwargs) -> Guided:
+        """Run the k-diffusion-shaped sde_core function `core(model, x, sigmas, extra_args=...,
+        disable=..., **kwargs)` inside the guider.
+
+        `x` is the LATENT in sampling space at `sigmas[0]` (`start=NOISED`: ComfyUI's noised
+        convention, `a(sigmas[0]) * process_latent_in(samples)`), the clean latent
+        (`start=CLEAN`: that divided by a(sigmas[0])), or a start tensor the node computed. The
+        LATENT out is the core's latent (a tensor, or its result's `.latent`) through
+        process_latent_out(inverse_noise_scaling(sigmas[-1], .)); a Trajectory (an inversion)
+        leaves as its latent at t0 in the noised convention, x / a(sigmas[0])."""
+        kept = {}
+
+        def sampler_fn(model, x, sigmas, extra_args=None, callback=None, disable=None):
+            if start is CLEAN:
+                x = clean_start(x, sigmas, self.schedule)
+            elif isinstance(start, torch.Tensor):
+                x = start.to(x)
+            kept["result"] = result = core(self.controls.wrap(model), x, sigmas,
+                                           extra_args={} if extra_args is None else extra_args, disable=disable,
+                                           **kwargs)
+            if isinstance(result, Trajectory):
+                return result.latent_at_t0 / self.schedule.a(float(sigmas[0]))
+            latent = getattr(result, "latent", result)
+            return latent if isinstance(latent, torch.Tensor) else x
+
+        noise = torch.zeros_like(self.samples)
+        out = self.guider.sample(noise, self.samples, comfy.samplers.KSAMPLER(sampler_fn), sigmas, denoise_mask=None,
+                                 callback=None, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        return Guided(to_output(out.float()), to_output(kept.get("result")))
+
+
+def editable_region(model, latent: dict, shape, mask=None):
+    """The editable region at latent size (1 = edit): the node's MASK when connected, else the
+    LATENT's own `noise_mask` (Set Latent Noise Mask, VAE Encode for Inpainting), else None."""
+    factor = image_factor(model.model.latent_format)
+    if mask is not None:
+        return mask_for(mask, shape, factor)
+    return mask_for(latent.get("noise_mask"), shape, factor, name="latent (its noise_mask)")

@@ -14,7 +14,19 @@ from .cycle_sde import (
     sample_cycle_sde,
     sample_ode_masked,
 )
-from .drag import DragMethod, copy_paste, ode_method, patch_bounds, plan_subdrags, sde_drag, sde_method
+from .diffedit import EpsPredictions, blur_map, diffedit_mask, difference_map, eps_predictions
+from .drag import (
+    CopyPaste,
+    DragMethod,
+    DragResult,
+    NoiseSource,
+    copy_paste,
+    ode_method,
+    patch_bounds,
+    plan_subdrags,
+    sde_drag,
+    sde_method,
+)
 from .eta_schedule import step_etas, switch_etas
 from .posterior import eta_step, forward_step, noise_to, posterior
 from .ramps import guidance_scales, lora_scales
@@ -38,6 +50,8 @@ __all__ = [
     "Trajectory", "record_forward", "cycle_step", "cycle_step_eta", "recorded_noise", "switch_etas", "step_etas",
     "sample_cycle_sde", "sample_ode_masked",
     "guidance_scales", "lora_scales",
-    "plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method",
+    "plan_subdrags", "patch_bounds", "copy_paste", "CopyPaste", "NoiseSource", "DragResult", "sde_drag", "DragMethod",
+    "sde_method", "ode_method",
+    "EpsPredictions", "eps_predictions", "difference_map", "blur_map", "diffedit_mask",
     "check_t0", "check_eta", "check_steps", "check_sigmas", "check_points", "check_points_in_mask", "check_mask", "check_latent",
 ]

@@ -52,6 +52,10 @@ class Trajectory:
         """The recorded latent at ``sigmas[0]``."""
         return self.states[0]
 
+    def to(self, device) -> "Trajectory":
+        """The same recording on ``device``."""
+        return Trajectory(sigmas=self.sigmas.to(device), states=self.states.to(device))
+
     def nbytes(self) -> int:
         """Memory held by the recording, in bytes."""
         return sum(t.numel() * t.element_size() for t in (self.sigmas, self.states))

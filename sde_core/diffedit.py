@@ -9,9 +9,45 @@ by its largest value, optionally blurred, then thresholded. A map whose largest 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["difference_map", "blur_map", "diffedit_mask"]
+from ._loop import sigma_vector
+from .posterior import noise_to
+from .schedule import VP, Schedule
+
+__all__ = ["EpsPredictions", "eps_predictions", "difference_map", "blur_map", "diffedit_mask"]
+
+
+class EpsPredictions(NamedTuple):
+    """The model's noise predictions ``[noises, B, C, H, W]`` under the source and the target prompt."""
+
+    source: torch.Tensor
+    target: torch.Tensor
+
+    def to(self, device) -> "EpsPredictions":
+        return EpsPredictions(self.source.to(device), self.target.to(device))
+
+
+def eps_predictions(model, x, sigmas, extra_args=None, callback=None, disable=None, *, noises,
+                    schedule: Schedule = VP) -> EpsPredictions:
+    """DiffEdit's readings, k-diffusion-shaped: for each ``e`` in ``noises`` the clean ``x`` noised
+    to ``sigma = sigmas[0]``, ``x_t = a x + b e``, is read once as the batch ``[x_t; x_t]`` (a model
+    wrapper conditions the first half on the target prompt, the second on the source) and
+    ``eps = (x_t - a D) / b``."""
+    sigma = float(sigmas[0])
+    a, b = schedule.a(sigma), schedule.b(sigma)
+    extra_args = {} if extra_args is None else extra_args
+    source, target = [], []
+    for e in noises:
+        xt = noise_to(schedule, x, sigma, e.to(x))
+        both = torch.cat([xt, xt])
+        denoised = model(both, sigma_vector(sigma, both), **extra_args)
+        pred = ((both - a * denoised) / b).float()
+        target.append(pred[: xt.shape[0]])
+        source.append(pred[xt.shape[0]:])
+    return EpsPredictions(torch.stack(source), torch.stack(target))
 
 
 def difference_map(eps_source: torch.Tensor, eps_target: torch.Tensor, floor: float = 1e-6) -> torch.Tensor:

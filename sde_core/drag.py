@@ -19,7 +19,10 @@ from .sampling import ddim_invert
 from .schedule import VP, Schedule
 from .validate import check_eta, check_latent, check_mask, check_points, check_points_in_mask, check_sigmas
 
-__all__ = ["plan_subdrags", "patch_bounds", "copy_paste", "sde_drag", "DragMethod", "sde_method", "ode_method"]
+__all__ = [
+    "plan_subdrags", "patch_bounds", "copy_paste", "CopyPaste", "NoiseSource", "DragResult", "sde_drag", "DragMethod",
+    "sde_method", "ode_method",
+]
 
 
 def _count_subdrags(d: float, step_size: float) -> int:
@@ -113,12 +116,57 @@ def _paste_pairs(x, sources, targets, r, alpha, beta, noise, scale):
     return out
 
 
+class CopyPaste(NamedTuple):
+    """SDE-Drag's copy-paste settings (Sec. 4.1; the defaults are the paper's), in latent cells:
+    ``r`` the half-size of the copied square, ``alpha`` the gain on the pasted patch, ``beta`` the
+    share of the old source kept by the refill ``beta * old + sqrt(1 - beta^2) * noise``, and
+    ``step_size`` the length of one sub-drag."""
+
+    r: int = 5
+    alpha: float = 1.1
+    beta: float = 0.3
+    step_size: float = 2
+
+
+class NoiseSource:
+    """All the randomness of a drag, one stream: the Cycle-SDE recording's step noise and the
+    refills draw from one ``generator`` in the order they are used (recording first). Each draw
+    is ``torch.randn(shape, generator=generator)`` on the generator's device, moved to ``like``'s
+    (the same numbers on every device); without a generator, unseeded."""
+
+    def __init__(self, generator=None):
+        self.generator = generator
+
+    def draw(self, shape, like: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise of ``shape`` with ``like``'s dtype, on ``like``'s device."""
+        if self.generator is None:
+            return torch.randn(shape, dtype=like.dtype, device=like.device)
+        noise = torch.randn(shape, generator=self.generator, device=self.generator.device, dtype=like.dtype)
+        return noise.to(like.device)
+
+    def sampler_for(self, like: torch.Tensor):
+        """k-diffusion's ``noise_sampler(sigma, sigma_next)`` drawing noise shaped like ``like``."""
+        return lambda sigma, sigma_next: self.draw(like.shape, like)
+
+
+class DragResult(NamedTuple):
+    """What ``sde_drag`` returns: the final clean ``latent`` and one frame per sub-drag
+    (``frames[-1] is latent``)."""
+
+    latent: torch.Tensor
+    frames: list
+
+    def to(self, device) -> "DragResult":
+        return DragResult(self.latent.to(device), [f.to(device) for f in self.frames])
+
+
 class DragMethod(NamedTuple):
     """How ``sde_drag`` inverts and denoises each sub-drag, and what that costs:
-    ``invert(model, x, sigmas, extra_args, disable) -> Trajectory`` and ``denoise`` (a
-    k-diffusion-shaped sampler along the trajectory, e.g. ``sample_cycle_sde``) together make
-    ``calls_per_step`` model calls per step of ``sigmas``, each of ``latents_per_call`` latents
-    per latent of the batch (SDE-Drag's step batches the edited and the recorded latent)."""
+    ``invert(model, x, sigmas, extra_args, disable, noise) -> Trajectory`` (``noise``: the drag's
+    ``NoiseSource``) and ``denoise`` (a k-diffusion-shaped sampler along the trajectory, e.g.
+    ``sample_cycle_sde``) together make ``calls_per_step`` model calls per step of ``sigmas``, each
+    of ``latents_per_call`` latents per latent of the batch (SDE-Drag's step batches the edited
+    and the recorded latent)."""
 
     invert: Callable
     denoise: Callable
@@ -126,15 +174,15 @@ class DragMethod(NamedTuple):
     latents_per_call: int = 1
 
 
-def sde_method(schedule: Schedule = VP, generator=None, eta: float = 1.0) -> DragMethod:
-    """SDE-Drag: Cycle-SDE recording with fresh noise from ``generator`` (no model call), then
-    Cycle-SDE denoising along it (one batched [edited; recorded] call per step). ``eta`` < 1
-    denoises with ``cycle_step_eta`` (an edit kept by ``c / b_t``, from ``b_s^2 / b_t^2`` at
-    eta 1 to ``b_s / b_t`` at eta 0); the recording is the same for every eta."""
+def sde_method(schedule: Schedule = VP, eta: float = 1.0) -> DragMethod:
+    """SDE-Drag: Cycle-SDE recording with fresh noise from the drag's ``NoiseSource`` (no model
+    call), then Cycle-SDE denoising along it (one batched [edited; recorded] call per step).
+    ``eta`` < 1 denoises with ``cycle_step_eta`` (an edit kept by ``c / b_t``, from
+    ``b_s^2 / b_t^2`` at eta 1 to ``b_s / b_t`` at eta 0); the recording is the same for every eta."""
     eta = check_eta(eta)
 
-    def invert(model, x, sigmas, extra_args=None, disable=None):
-        return record_forward(x, sigmas, schedule, generator=generator)
+    def invert(model, x, sigmas, extra_args=None, disable=None, noise=None):
+        return record_forward(x, sigmas, schedule, noise_sampler=(noise or NoiseSource()).sampler_for(x))
 
     denoise = sample_cycle_sde if eta == 1.0 else functools.partial(sample_cycle_sde, eta=eta)
     return DragMethod(invert, denoise, 1, latents_per_call=2)
@@ -146,7 +194,7 @@ def ode_method(schedule: Schedule = VP, sigma_min=None) -> DragMethod:
     if sigma_min is None:
         raise ValueError("sigma_min is required for ODE-Drag (DDIM inversion's first step).")
 
-    def invert(model, x, sigmas, extra_args=None, disable=None):
+    def invert(model, x, sigmas, extra_args=None, disable=None, noise=None):
         return ddim_invert(model, x, sigmas, extra_args=extra_args, disable=disable, schedule=schedule,
                            sigma_min=sigma_min)
 
@@ -155,68 +203,60 @@ def ode_method(schedule: Schedule = VP, sigma_min=None) -> DragMethod:
 
 def sde_drag(
     model,
-    latent,
-    sources,
-    targets,
+    x,
     sigmas,
-    *,
-    method: DragMethod,
-    schedule: Schedule = VP,
-    r=5,
-    alpha=1.1,
-    beta=0.3,
-    step_size=2,
-    mask=None,
-    generator=None,
     extra_args=None,
-    step_kwargs=None,
     callback=None,
     disable=None,
-    on_frame=None,
-):
-    """SDE-Drag or ODE-Drag, by the ``method`` passed in (``sde_method(...)`` or ``ode_method(...)``).
+    *,
+    sources,
+    targets,
+    method: DragMethod,
+    paste: CopyPaste = CopyPaste(),
+    noise: NoiseSource = None,
+    schedule: Schedule = VP,
+    mask=None,
+    step_kwargs=None,
+) -> DragResult:
+    """SDE-Drag or ODE-Drag, by the ``method`` passed in (``sde_method(...)`` or ``ode_method(...)``),
+    k-diffusion-shaped: ``model(x, sigma * ones(B), **extra_args) -> denoised``.
 
-    ``latent`` is clean, ``sources``/``targets`` are whole latent cells, ``sigmas`` run from
-    ``t0`` down to 0. For every planned sub-drag ``k``:
+    ``x`` is the clean latent, ``sources``/``targets`` are whole latent cells, ``sigmas`` run
+    from ``t0`` down to 0. For every sub-drag ``k`` planned by ``plan_subdrags(..., paste.step_size)``:
 
-    1. ``trajectory = method.invert(model, current, sigmas, extra_args, disable)``: the current latent
-       up to ``sigmas[0]`` with every state recorded;
-    2. ``copy_paste`` on ``trajectory.latent_at_t0`` with fresh refill noise per pair from
-       ``generator`` and ``scale = schedule.vp_scale(sigmas[0])``;
+    1. ``trajectory = method.invert(model, current, sigmas, extra_args, disable, noise)``: the
+       current latent up to ``sigmas[0]`` with every state recorded;
+    2. ``copy_paste`` on ``trajectory.latent_at_t0`` with ``paste``'s ``r, alpha, beta``, a fresh
+       refill per pair from ``noise`` and ``scale = schedule.vp_scale(sigmas[0])``;
     3. ``method.denoise(model, edited, sigmas, trajectory=..., schedule=..., mask=..., ...)`` (a
        k-diffusion-shaped sampler such as ``sample_cycle_sde``), keeping the region outside
        ``mask`` (1 = editable) from the inversion.
 
-    The result is the clean latent of sub-drag ``k + 1``. Returns ``(final, frames)`` with
-    one frame per sub-drag (``frames[-1] is final``). ``callback`` gets the per-step payload
-    plus ``'subdrag': k``; ``on_frame(k, latent)`` is called after each sub-drag.
+    The result is the clean latent of sub-drag ``k + 1``. Returns ``DragResult(latent, frames)``
+    with one frame per sub-drag. ``callback`` gets the per-step payload plus ``'subdrag': k``.
     """
-    check_latent(latent)
+    check_latent(x)
     check_sigmas(sigmas, ends_at_zero=True)
-    height, width = latent.shape[-2:]
+    height, width = x.shape[-2:]
     sources, targets = check_points(sources, targets, height, width)
     if mask is not None:
-        mask = check_mask(mask, latent.shape)
+        mask = check_mask(mask, x.shape)
         check_points_in_mask(sources, targets, mask)
+    r, alpha, beta, step_size = paste
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (the share of the old source kept), got {beta}.")
+    noise = NoiseSource() if noise is None else noise
     scale = schedule.vp_scale(sigmas[0].item())
-    current, frames = latent, []
+    current, frames = x, []
     for k, (src, tgt) in enumerate(plan_subdrags(sources, targets, step_size)):
         step_callback = None
         if callback is not None:
             step_callback = lambda info, k=k: callback({**info, "subdrag": k})  # noqa: E731
-        trajectory = method.invert(model, current, sigmas, extra_args=extra_args, disable=disable)
+        trajectory = method.invert(model, current, sigmas, extra_args=extra_args, disable=disable, noise=noise)
         start = trajectory.latent_at_t0
-
-        def refill(shape, like=start):  # fresh per pair, as the authors' code
-            device = generator.device if generator is not None else like.device
-            return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
-
+        refill = lambda shape, like=start: noise.draw(shape, like)  # noqa: E731  (fresh per pair, as the authors' code)
         edited = _paste_pairs(start, src.tolist(), tgt.tolist(), r, alpha, beta, refill, scale)
         current = method.denoise(model, edited, sigmas, extra_args=extra_args, callback=step_callback, disable=disable,
-                          trajectory=trajectory, schedule=schedule, mask=mask, step_kwargs=step_kwargs)
+                                 trajectory=trajectory, schedule=schedule, mask=mask, step_kwargs=step_kwargs)
         frames.append(current)
-        if on_frame is not None:
-            on_frame(k, current)
-    return current, frames
+    return DragResult(current, frames)

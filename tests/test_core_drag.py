@@ -131,18 +131,18 @@ def _setup(height=10, width=12):
 
 
 def _drag(latent, seed=SEED, **kwargs):
-    generator = torch.Generator().manual_seed(seed)
-    args = dict(sigmas=SIGMAS, r=2, step_size=2, generator=generator, method=sde_core.sde_method(sde_core.VP, generator))
+    args = dict(paste=sde_core.CopyPaste(r=2, step_size=2), method=sde_core.sde_method(sde_core.VP),
+                noise=sde_core.NoiseSource(torch.Generator().manual_seed(seed)))
     args.update(kwargs)
-    return sde_core.sde_drag(MIXTURE.denoiser(sde_core.VP), latent, [[2, 3]], [[7, 3]], **args)
+    return sde_core.sde_drag(MIXTURE.denoiser(sde_core.VP), latent, SIGMAS, sources=[[2, 3]], targets=[[7, 3]], **args)
 
 
 def test_sde_drag_with_nothing_to_move_reproduces_the_input():
     latent, _ = _setup()
-    generator = torch.Generator().manual_seed(SEED)
     out, frames = sde_core.sde_drag(
-        MIXTURE.denoiser(sde_core.VP), latent, [[4, 4]], [[4, 4]], SIGMAS, alpha=1.0, beta=1.0,
-        generator=generator, method=sde_core.sde_method(sde_core.VP, generator),
+        MIXTURE.denoiser(sde_core.VP), latent, SIGMAS, sources=[[4, 4]], targets=[[4, 4]],
+        paste=sde_core.CopyPaste(alpha=1.0, beta=1.0), noise=sde_core.NoiseSource(torch.Generator().manual_seed(SEED)),
+        method=sde_core.sde_method(sde_core.VP),
     )
     assert len(frames) == 1 and frames[-1] is out
     assert (out - latent).abs().max() < 1e-10
@@ -151,14 +151,13 @@ def test_sde_drag_with_nothing_to_move_reproduces_the_input():
 @pytest.mark.parametrize("eta", [0.0, 0.5])
 def test_sde_drag_below_eta_one_still_reproduces_the_input_and_differs_from_eta_one(eta):
     latent, mask = _setup()
-    generator = torch.Generator().manual_seed(SEED)
     still, _ = sde_core.sde_drag(
-        MIXTURE.denoiser(sde_core.VP), latent, [[4, 4]], [[4, 4]], SIGMAS, alpha=1.0, beta=1.0,
-        generator=generator, method=sde_core.sde_method(sde_core.VP, generator, eta=eta),
+        MIXTURE.denoiser(sde_core.VP), latent, SIGMAS, sources=[[4, 4]], targets=[[4, 4]],
+        paste=sde_core.CopyPaste(alpha=1.0, beta=1.0), noise=sde_core.NoiseSource(torch.Generator().manual_seed(SEED)),
+        method=sde_core.sde_method(sde_core.VP, eta=eta),
     )
     assert (still - latent).abs().max() < 1e-10
-    generator = torch.Generator().manual_seed(SEED)
-    moved = _drag(latent, mask=mask, generator=generator, method=sde_core.sde_method(sde_core.VP, generator, eta=eta))[0]
+    moved = _drag(latent, mask=mask, method=sde_core.sde_method(sde_core.VP, eta=eta))[0]
     assert (moved - _drag(latent, mask=mask)[0]).abs().max() > 1e-3
 
 
@@ -169,10 +168,11 @@ def test_sde_method_refuses_eta_outside_zero_one():
 
 def test_sde_drag_returns_one_frame_per_subdrag_and_keeps_the_unmasked_region_exactly():
     latent, mask = _setup()
-    seen, steps = [], []
-    out, frames = _drag(latent, mask=mask, on_frame=lambda k, x: seen.append((k, x)), callback=steps.append)
+    steps = []
+    result = _drag(latent, mask=mask, callback=steps.append)
+    out, frames = result
+    assert isinstance(result, sde_core.DragResult) and result.latent is out
     assert len(frames) == 3 and frames[-1] is out  # d = 5 cells, step 2: three sub-drags
-    assert [k for k, _ in seen] == [0, 1, 2] and all(x is f for (_, x), f in zip(seen, frames))
     assert [p["subdrag"] for p in steps] == [k for k in range(3) for _ in range(12)]
     assert [p["i"] for p in steps[:12]] == list(range(12))
     for frame in frames:
@@ -197,8 +197,9 @@ def test_ode_drag_inverts_each_subdrags_input_which_is_the_previous_subdrags_res
         return model(x, sigma)
 
     out, frames = sde_core.sde_drag(
-        spy, latent, [[2, 3]], [[7, 3]], SIGMAS, r=2, mask=mask, method=sde_core.ode_method(sde_core.VP, sigma_min=0.0292),
-        generator=torch.Generator().manual_seed(SEED),
+        spy, latent, SIGMAS, sources=[[2, 3]], targets=[[7, 3]], paste=sde_core.CopyPaste(r=2), mask=mask,
+        method=sde_core.ode_method(sde_core.VP, sigma_min=0.0292),
+        noise=sde_core.NoiseSource(torch.Generator().manual_seed(SEED)),
     )
     assert len(clean_inputs) == 3
     assert torch.equal(clean_inputs[0], latent)

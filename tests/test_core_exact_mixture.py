@@ -86,12 +86,11 @@ def test_a_drag_at_eta_one_is_sde_core_sde_drag_bit_for_bit_and_ode_is_its_ode_d
     model = scenes.denoiser()
     for method in ("sde", "ode"):
         ours = drag(model, x, (5, 8), (11, 8), sigmas, method=method, r=3, generator=torch.Generator().manual_seed(1))
-        generator = torch.Generator().manual_seed(1)  # one stream for the recording and the refills, as in drag()
-        way = (sde_core.sde_method(generator=generator) if method == "sde"
-               else sde_core.ode_method(sigma_min=SD15_SIGMA_MIN))
+        noise = sde_core.NoiseSource(torch.Generator().manual_seed(1))  # one stream: recording, then refills
+        way = sde_core.sde_method() if method == "sde" else sde_core.ode_method(sigma_min=SD15_SIGMA_MIN)
         theirs, frames = sde_core.sde_drag(
-            model, x, [(5, 8)], [(11, 8)], sigmas, method=way, r=3, alpha=1.1, beta=0.3, step_size=2,
-            generator=generator, disable=True,
+            model, x, sigmas, disable=True, sources=[(5, 8)], targets=[(11, 8)], method=way,
+            paste=sde_core.CopyPaste(r=3, alpha=1.1, beta=0.3, step_size=2), noise=noise,
         )
         assert len(frames) == 3 and torch.equal(ours, theirs), method
 

@@ -50,7 +50,7 @@ BAD_INPUTS = [
     ("drag mask shape", _drag(mask=torch.ones(4, 4)), ["mask"]),
     # sde_drag takes its inversion and denoising step as functions (sde_method / ode_method), not a string
     ("ode drag without sigma_min", lambda: sde_core.ode_method(sde_core.VP), ["sigma_min"]),
-    ("step_size zero", _drag(step_size=0), ["step_size"]),
+    ("step_size zero", _drag(paste=sde_core.CopyPaste(step_size=0)), ["step_size"]),
     ("ddim_invert without sigma_min", lambda: sde_core.ddim_invert(None, LATENT, sd15_sigmas(4)), ["sigma_min"]),
     ("cycle with other sigmas", lambda: sde_core.sample_cycle_sde(
         None, LATENT, sd15_sigmas(3),

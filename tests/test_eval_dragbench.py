@@ -23,7 +23,7 @@ spec = importlib.util.spec_from_file_location("tiny_models", os.path.join({str(T
 module = importlib.util.module_from_spec(spec)
 sys.modules["tiny_models"] = module
 spec.loader.exec_module(module)
-NODE_CLASS_MAPPINGS = module.NODE_CLASS_MAPPINGS
+NODE_CLASS_MAPPINGS = module.TEST_NODES
 '''
 W, H = 133, 99  # a 16x12 latent after VAE Encode's crop
 

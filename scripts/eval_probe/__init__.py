@@ -120,5 +120,6 @@ class SDEDragEvalImageLatent:
         return ({"samples": torch.cat([x, x.mean(1, keepdim=True)], 1).contiguous()},)
 
 
-NODE_CLASS_MAPPINGS = {"SDEDragEvalCount": SDEDragEvalCount, "SDEDragEvalReport": SDEDragEvalReport,
-                       "SDEDragEvalImageLatent": SDEDragEvalImageLatent}
+# Keyed by class name, not by string literals: ComfyUI-Manager's scanner reads quoted keys of this
+# dict anywhere in the repository and would list these evaluation-only nodes as the pack's.
+NODE_CLASS_MAPPINGS = {node.__name__: node for node in (SDEDragEvalCount, SDEDragEvalReport, SDEDragEvalImageLatent)}

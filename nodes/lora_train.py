@@ -33,7 +33,7 @@ import comfy.samplers
 import comfy.utils
 
 from .limits import check_training_memory
-from .train_in_place import lora_factors, peft_lora_layers, trainable_aliases
+from .train_in_place import host_training_flag, lora_factors, peft_lora_layers, trainable_aliases
 
 WRAPPER_KEY = "sde_drag_identity_lora"
 # Attention projections by architecture: UNets (SD1.x/2.x/SDXL) name them to_q/to_k/to_v/to_out.0;
@@ -239,8 +239,8 @@ def train_identity_lora(model, samples: torch.Tensor, positive, *, rank=4, steps
     comfy.model_management.load_models_gpu([model])
     info = {}
     try:
-        with torch.inference_mode(False), torch.enable_grad(), trainable_aliases(base_model) as copied, \
-                peft_lora_layers(base_model.diffusion_model, targets, rank, seed) as layers:
+        with torch.inference_mode(False), torch.enable_grad(), host_training_flag(), \
+                trainable_aliases(base_model) as copied, peft_lora_layers(base_model.diffusion_model, targets, rank, seed) as layers:
             info["tensors_copied"] = copied
             params, factors = lora_factors(layers)
             x0 = base_model.process_latent_in(samples.detach().clone().float().to(device))

@@ -78,15 +78,21 @@ def reserve_for_batch(guider, latents_per_call: int) -> None:
     user's MODEL and GUIDER are not changed (the guider is the pack's copy)."""
     if latents_per_call <= 1:
         return
+    guider.model_options = comfy.model_patcher.create_model_options_clone(guider.model_options)
+    comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, RESERVE_KEY,
+                                                 batch_reserving_wrapper(latents_per_call), guider.model_options,
+                                                 is_model_options=True)
+
+
+def batch_reserving_wrapper(latents_per_call: int):
+    """The PREPARE_SAMPLING wrapper: noise_shape[0] -> latents_per_call * noise_shape[0]."""
 
     def scaled(executor, model, noise_shape, conds, *args, **kwargs):
         # Whatever else the host passes (0.14+ adds force_full_load/force_offload) goes through as given.
         shape = [int(noise_shape[0]) * latents_per_call, *noise_shape[1:]]
         return executor(model, shape, conds, *args, **kwargs)
 
-    guider.model_options = comfy.model_patcher.create_model_options_clone(guider.model_options)
-    comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.PREPARE_SAMPLING, RESERVE_KEY,
-                                                 scaled, guider.model_options, is_model_options=True)
+    return scaled
 
 
 NOISED, CLEAN = "noised", "clean"
@@ -144,6 +150,15 @@ class GuidedRun:
         process_latent_out(inverse_noise_scaling(sigmas[-1], .)); a Trajectory (an inversion)
         leaves as its latent at t0 in the noised convention, x / a(sigmas[0])."""
         kept = {}
+        sampler_fn = self.sampler_function(core, start, kept, **kwargs)
+        noise = torch.zeros_like(self.samples)
+        out = self.guider.sample(noise, self.samples, comfy.samplers.KSAMPLER(sampler_fn), sigmas, denoise_mask=None,
+                                 callback=None, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        return Guided(to_output(out.float()), to_output(kept.get("result")))
+
+    def sampler_function(self, core, start, kept: dict, **kwargs):
+        """The function KSAMPLER calls, `(model, x, sigmas, extra_args=, callback=, disable=)`:
+        `core` on the start of `start`'s kind; the core's own result goes into `kept`."""
 
         def sampler_fn(model, x, sigmas, extra_args=None, callback=None, disable=None):
             if start is CLEAN:
@@ -158,10 +173,7 @@ class GuidedRun:
             latent = getattr(result, "latent", result)
             return latent if isinstance(latent, torch.Tensor) else x
 
-        noise = torch.zeros_like(self.samples)
-        out = self.guider.sample(noise, self.samples, comfy.samplers.KSAMPLER(sampler_fn), sigmas, denoise_mask=None,
-                                 callback=None, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        return Guided(to_output(out.float()), to_output(kept.get("result")))
+        return sampler_fn
 
 
 def editable_region(model, latent: dict, shape, mask=None):

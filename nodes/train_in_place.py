@@ -110,3 +110,22 @@ def lora_factors(layers: dict) -> tuple[list[torch.nn.Parameter], dict]:
         params += [a, b]
         factors[path] = (a, b)
     return params, factors
+
+
+@contextlib.contextmanager
+def host_training_flag():
+    """`comfy.model_management.in_training = True` while the block runs, as ComfyUI's own
+    training node sets it, then the value it had. Newer hosts (0.2x+) read the flag to leave
+    their fused inference-only kernels (Flux's `comfy_kitchen` RoPE has no backward) for the
+    differentiable ones; hosts without the flag are left as they are."""
+    import comfy.model_management as mm
+
+    if not hasattr(mm, "in_training"):
+        yield
+        return
+    before = getattr(mm, "in_training")
+    setattr(mm, "in_training", True)
+    try:
+        yield
+    finally:
+        setattr(mm, "in_training", before)

@@ -25,6 +25,22 @@ SIZES = os.path.join(ROOT, "scripts", "node_sizes.json")
 CASE = "red_disc_right"
 
 
+def pack_stamp() -> dict:
+    """What ComfyUI's frontend writes into a node's properties to say which pack it comes from
+    (core nodes get {"cnr_id": "comfy-core", "ver": <ComfyUI version>}): the pack's Comfy Registry
+    id and version from pyproject.toml. ComfyUI-Manager offers the pack for a missing node by it."""
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    return {"cnr_id": project["name"], "ver": project["version"]}
+
+
+def pack_node_ids() -> set:
+    with open(os.path.join(ROOT, "node_list.json"), encoding="utf-8") as f:
+        return set(json.load(f))
+
+
 def _presets():
     """nodes/presets.py, where the drag settings are defined once (plain Python, loaded by path: the nodes
     package imports ComfyUI)."""
@@ -94,8 +110,11 @@ class Sheet:
 
     def __init__(self, builder, sizes: dict):
         self.b, self.sizes, self.columns = builder, sizes, {}
+        self.stamp, self.pack_ids = pack_stamp(), pack_node_ids()
 
     def add(self, kind, column, widgets=None, title=None, size=None, properties=None):
+        if kind in self.pack_ids:
+            properties = {**self.stamp, **(properties or {})}
         measured = self.sizes.get(kind, [320, 160])
         want = [max(a, b) for a, b in zip(measured, size or MIN_SIZE.get(kind, [0, 0]))]
         node = self.b.add(kind, (0, 0), widgets, title=title, size=want, properties=properties)

@@ -53,8 +53,8 @@ class Trajectory:
         return self.states[0]
 
     def to(self, device) -> "Trajectory":
-        """The same recording on ``device``."""
-        return Trajectory(sigmas=self.sigmas.to(device), states=self.states.to(device))
+        """The same recording with its states on ``device`` (the few sigmas stay where they are)."""
+        return Trajectory(sigmas=self.sigmas, states=self.states.to(device))
 
     def nbytes(self) -> int:
         """Memory held by the recording, in bytes."""

@@ -107,7 +107,7 @@ class ComfyHost:
             )
         self.server = _Server()
         self.executor = execution.PromptExecutor(
-            self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 16.0}
+            self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 16.0, "ram_inactive": 0.0}  # newer hosts read ram_inactive
         )
 
     def pack_nodes(self) -> dict:

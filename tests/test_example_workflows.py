@@ -56,3 +56,23 @@ def test_every_template_has_a_thumbnail_where_the_template_browser_looks_for_it(
         assert thumb.is_file(), f"{thumb.name} is missing: run scripts/render_thumbnails.py"
         data = thumb.read_bytes()
         assert data[:3] == b"\xff\xd8\xff" and 2_000 < len(data) < 200_000, (thumb.name, len(data))
+
+
+def test_every_pack_node_in_every_template_is_stamped_with_the_packs_registry_id(host):
+    """As the frontend stamps the nodes it saves ({"cnr_id", "ver"}), so ComfyUI-Manager can offer
+    this pack to a user who opens a template without it; core nodes carry no stamp of ours."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pack_ids = set(host.node_classes)
+    stamped = 0
+    for path in sorted((REPO / "example_workflows").glob("*.json")):
+        for node in json.loads(path.read_text())["nodes"]:
+            properties = node.get("properties", {})
+            if node["type"] in pack_ids:
+                assert (properties.get("cnr_id"), properties.get("ver")) == (project["name"], project["version"]), \
+                    (path.name, node["type"], properties)
+                stamped += 1
+            else:
+                assert properties.get("cnr_id") != project["name"], (path.name, node["type"])
+    assert stamped >= 30, stamped

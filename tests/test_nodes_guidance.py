@@ -70,6 +70,17 @@ def test_cfg_1_without_a_negative_runs_unguided(host, name):
 
 # ---- a guidance-distilled model: a tiny Flux dev built from ComfyUI's own classes -----------------
 
+def _newer_flux_params() -> dict:
+    """Fields later hosts' FluxParams require with no default (model detection fills them for
+    real checkpoints): `txt_ids_dims` from ComfyUI 0.1x on, empty for Flux dev."""
+    import dataclasses
+
+    import comfy.ldm.flux.model
+
+    fields = {f.name for f in dataclasses.fields(comfy.ldm.flux.model.FluxParams)}
+    return {"txt_ids_dims": []} if "txt_ids_dims" in fields else {}
+
+
 def build_tiny_flux(guidance_embed=True):
     """comfy.supported_models.Flux with a very small transformer (1 double + 1 single block)."""
     import comfy.model_base
@@ -80,7 +91,7 @@ def build_tiny_flux(guidance_embed=True):
         "image_model": "flux", "guidance_embed": guidance_embed, "in_channels": 16, "out_channels": 16,
         "vec_in_dim": FLUX_POOLED, "context_in_dim": FLUX_CONTEXT, "hidden_size": 64, "mlp_ratio": 2.0,
         "num_heads": 2, "depth": 1, "depth_single_blocks": 1, "axes_dim": [8, 12, 12], "theta": 10000,
-        "patch_size": 2, "qkv_bias": True})
+        "patch_size": 2, "qkv_bias": True, **_newer_flux_params()})
     config.set_inference_dtype(torch.float32, None)
     cpu = torch.device("cpu")
     model = comfy.model_base.Flux(config, device=cpu)

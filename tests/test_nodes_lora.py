@@ -7,7 +7,6 @@ random (timestep, noise) pairs per step). The tiny models damp their output conv
 0.1 (for float rounding in the Cycle-SDE tests); with it a LoRA on the attention projections
 cannot move the output far enough, so these tests use a copy with torch's default output init.
 """
-import copy
 import os
 
 import pytest
@@ -25,9 +24,8 @@ def trainable_model(family):
     import comfy.model_patcher
 
     if family not in _TRAINABLE:
-        inner = copy.deepcopy(tiny_models.build(family).model)
-        with torch.no_grad():
-            inner.diffusion_model.out[-1].weight.mul_(10.0)  # undo the harness's 0.1 damping
+        # A model of its own, not a deep copy: ComfyUI 0.4+ model configs cannot be deep-copied.
+        inner = tiny_models.base_model(family, damped=False)
         cpu = torch.device("cpu")
         _TRAINABLE[family] = comfy.model_patcher.ModelPatcher(inner, load_device=cpu, offload_device=cpu)
     return _TRAINABLE[family].clone()
@@ -273,7 +271,7 @@ def test_the_ramp_changes_a_real_drag_and_scale_min_one_is_full_strength(host, t
 
 
 def test_the_progress_bar_covers_the_loss_checks_before_and_after_training_not_only_the_steps(host, monkeypatch):
-    """ComfyUI's progress events (its global progress hook, as the server installs it) against the
+    """The updates of ComfyUI's progress bar against the
     node's model calls: the bar's total is every call (8 loss pairs before, the steps, 8 after),
     it moves after each one, and it reaches its end only after the last call."""
     import comfy.utils
@@ -283,8 +281,16 @@ def test_the_progress_bar_covers_the_loss_checks_before_and_after_training_not_o
     host.register({"TestTrainableTinyModel": TestTrainableTinyModel})
     lora_train, lora_node = host.module("nodes.lora_train"), host.module("nodes.lora")
     log = []
-    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
-                        lambda value, total, preview=None, *a, **k: log.append(("progress", value, total)))
+    # The pack's own updates of ComfyUI's ProgressBar, not what the hook forwards: newer hosts
+    # (0.1x+) throttle what they send to the browser by time.
+    real_update = comfy.utils.ProgressBar.update_absolute
+
+    def logged_update(self, value, total=None, preview=None):
+        log.append(("progress", min(value, self.total if total is None else total),
+                    self.total if total is None else total))
+        return real_update(self, value, total, preview)
+
+    monkeypatch.setattr(comfy.utils.ProgressBar, "update_absolute", logged_update)
     real_loss = lora_train.denoising_loss
     monkeypatch.setattr(lora_train, "denoising_loss", lambda *a, **k: (log.append(("call",)), real_loss(*a, **k))[1])
     steps = 3
@@ -364,7 +370,7 @@ def test_training_copies_no_weight_of_a_model_loaded_as_comfyui_loads_it_and_sur
         return None
 
     with torch.inference_mode():
-        inner = copy.deepcopy(trainable_model("eps").model)
+        inner = tiny_models.base_model("eps", damped=False)
     monkeypatch.setattr(comfy.supported_models_base.BASE, "__getattr__", missing_is_none, raising=False)
     assert all(p.is_inference() for p in inner.parameters())
     assert inner.model_config.__setstate__ is None  # what made deepcopy fail
@@ -388,3 +394,22 @@ def test_training_copies_no_weight_of_a_model_loaded_as_comfyui_loads_it_and_sur
         assert torch.equal(now[k], value), k
     assert {name: type(m) for name, m in inner.named_modules()} == module_types
     assert "peft_config" not in inner.diffusion_model.__dict__
+
+
+def test_training_raises_the_hosts_in_training_flag_for_its_steps_only(host, monkeypatch):
+    """Newer hosts keep fused inference-only kernels (Flux's comfy_kitchen RoPE, which has no
+    backward) unless `comfy.model_management.in_training` is set, as ComfyUI's own training node
+    sets it. The flag is up for every training step and back to what it was afterwards."""
+    import comfy.model_management
+
+    lora_train = host.module("nodes.lora_train")
+    monkeypatch.setattr(comfy.model_management, "in_training", False, raising=False)
+    seen = []
+    real_loss = lora_train.denoising_loss
+    monkeypatch.setattr(lora_train, "denoising_loss",
+                        lambda *a, **k: (seen.append(comfy.model_management.in_training), real_loss(*a, **k))[1])
+    x0 = image_latent().expand(2, -1, -1, -1).clone()
+    lora_train.train_identity_lora(trainable_model("eps"), x0, tiny_models.conditioning("eps", 1), rank=1, steps=3,
+                                   learning_rate=LR, seed=SEED)
+    assert seen == [True, True, True]
+    assert comfy.model_management.in_training is False

@@ -36,14 +36,24 @@ def init_weights(module: torch.nn.Module, seed: int) -> None:
 
 def build(family: str, seed: int = 0):
     """A ModelPatcher around a ~1 M parameter UNet of the given family."""
-    import comfy.model_base
-    import comfy.model_management
     import comfy.model_patcher
-    import comfy.supported_models
 
     key = (family, seed)
     if key in _CACHE:
         return _CACHE[key].clone()
+    cpu = torch.device("cpu")
+    patcher = comfy.model_patcher.ModelPatcher(base_model(family, seed), load_device=cpu, offload_device=cpu)
+    _CACHE[key] = patcher
+    return patcher.clone()
+
+
+def base_model(family: str, seed: int = 0, damped: bool = True):
+    """A new BaseModel (not cached) with the tiny UNet of `family`; `damped=False` keeps torch's
+    default scale of the output convolution (what a training test wants to start from)."""
+    import comfy.model_base
+    import comfy.model_management
+    import comfy.supported_models
+
     cpu = torch.device("cpu")
     unet = dict(_UNET)
     if family == "sdxl":
@@ -63,14 +73,13 @@ def build(family: str, seed: int = 0):
         model_type = ModelType.V_PREDICTION if family == "v" else ModelType.EPS
         model = comfy.model_base.BaseModel(cfg, model_type=model_type, device=cpu)
     init_weights(model.diffusion_model, seed)
-    with torch.no_grad():
-        # Real UNets zero-initialise their output convolution; torch's default init there gives a
-        # random network a large Lipschitz constant that amplifies float32 rounding (x5 at cfg 3).
-        model.diffusion_model.out[-1].weight.mul_(0.1)
+    if damped:
+        with torch.no_grad():
+            # Real UNets zero-initialise their output convolution; torch's default init there gives a
+            # random network a large Lipschitz constant that amplifies float32 rounding (x5 at cfg 3).
+            model.diffusion_model.out[-1].weight.mul_(0.1)
     model.diffusion_model.eval()
-    patcher = comfy.model_patcher.ModelPatcher(model, load_device=cpu, offload_device=cpu)
-    _CACHE[key] = patcher
-    return patcher.clone()
+    return model
 
 
 def conditioning(family: str, seed: int = 0, batch: int = 1):

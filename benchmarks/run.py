@@ -5,6 +5,7 @@ side in one run. Prints a Markdown table and writes the JSON under benchmarks/re
     .venv/bin/python benchmarks/run.py --quick    # the tiny test model only (CI smoke, ~90 s)
     .venv/bin/python benchmarks/run.py --sdxl-only  # figure 1 on ComfyUI's SDXL UNet alone (~10 GB)
     .venv/bin/python benchmarks/run.py --device cuda
+    .venv/bin/python benchmarks/run.py --lora-memory  # Identity LoRA peak memory, SD1.5 + SDXL
 
 Set SDE_DRAG_BENCH_THREADS to pin torch's thread count (default: torch's own for the full run,
 1 for --quick). On a machine shared with other jobs, 2 threads on 2 cores can run many times
@@ -340,6 +341,8 @@ def main(argv=None):
     parser.add_argument("--per-drag", action="store_true",
                         help="seconds per drag at 512x512 (paper and fast presets), peak memory, LoRA training time: "
                              "for a GPU (--device cuda); with --quick the tiny model on the CPU")
+    parser.add_argument("--lora-memory", action="store_true",
+                        help="Identity LoRA's peak memory on full-size SD1.5 and SDXL (CPU RSS), before and after")
     parser.add_argument("--memory-worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--overhead-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -359,6 +362,12 @@ def main(argv=None):
         config["memory"] = [dict(m, steps=args.steps) if m["model"] == config["model"] else m
                             for m in config["memory"]]
     out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
+    if args.lora_memory:
+        from benchmarks import lora_memory
+
+        print(lora_memory.text(lora_memory.run(log=log)))
+        print(f"JSON: {lora_memory.RESULTS}")
+        return 0
     if args.per_drag:
         result = run_per_drag(args.quick, args.device, out)
         print(f"JSON: {result['path']}")
@@ -382,6 +391,11 @@ def main(argv=None):
     result = run(config, args.device, out)
     print(report.table([result]))
     print(f"\nJSON: {result['path']}")
+    if not args.quick:
+        from benchmarks import lora_memory
+
+        if lora_memory.RESULTS.exists():  # measured by --lora-memory (two full-size checkpoints, ~20 min)
+            print("\n" + lora_memory.text(json.loads(lora_memory.RESULTS.read_text())))
     return 0
 
 

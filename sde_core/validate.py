@@ -185,9 +185,10 @@ def check_something_editable(mask, name: str = "mask") -> None:
     """A mask (1 = editable) with no value above 0 in some batch element leaves nothing to edit: the
     output would equal the input after all the compute, so it is refused. (Load Image gives a 64x64
     all-zero MASK for a picture without alpha, and a full-size one for a fully opaque PNG.)"""
+    if mask.numel() == 0:  # (reshape below cannot infer -1 from 0 elements)
+        raise ValueError(f"{name} is empty (shape {tuple(mask.shape)}): give a mask of the image's or the latent's "
+                         "size, or disconnect it to make the whole image editable.")
     flat = mask.reshape(mask.shape[0], -1) if mask.ndim > 1 else mask.reshape(1, -1)
-    if flat.numel() == 0:
-        return
     empty = [b for b in range(flat.shape[0]) if not bool((flat[b] > 0).any())]
     if empty:
         which = "" if flat.shape[0] == 1 else f" (batch element {empty[0]})"

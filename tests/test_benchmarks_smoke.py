@@ -91,3 +91,21 @@ def test_the_per_drag_figure_for_a_gpu_runs_its_code_on_the_cpu_with_the_tiny_mo
         assert row["calls"] == row["sub_drags"] * row["denoising_steps"] and row["seconds"] > 0
         assert row["reference_seconds"] > 0 and row["peak_memory_bytes"] >= 0
     assert fig["lora"]["seconds_for_100_steps"] > 0
+
+
+def test_the_lora_memory_report_names_before_and_after_for_each_family_measured():
+    from benchmarks import lora_memory
+
+    def figure(gib, weights):
+        return {"training_peak_above_loaded_gib": gib, "peak_above_loaded_per_weights": gib / weights,
+                "weights_gib": weights}
+
+    result = {"before": {"sd15": figure(4.0, 2.0)}, "after": {"sd15": figure(0.5, 2.0), "sdxl": figure(1.0, 10.0)},
+              "before_not_run": {"sdxl": "not run (two fp32 copies do not fit)"}}
+    lines = lora_memory.text(result).splitlines()
+    assert lines[1] == "  sd15: weights 2.00 GiB; before 4.00 GiB (2.00x) -> after 0.50 GiB (0.25x)"
+    assert lines[2] == "  sdxl: weights 10.00 GiB; before not run (two fp32 copies do not fit) -> after 1.00 GiB (0.10x)"
+    committed = json.loads(lora_memory.RESULTS.read_text())
+    assert set(committed["after"]) == set(lora_memory.FAMILIES)
+    assert committed["before"]["sd15"]["training_peak_above_loaded_gib"] > \
+        committed["after"]["sd15"]["training_peak_above_loaded_gib"]

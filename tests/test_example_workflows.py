@@ -39,14 +39,28 @@ def test_a_shipped_workflow_runs_on_the_demo_model(host, path):
     assert saved, "the workflow saves its results"
 
 
+PINNED_HOST = "0.3.75"  # scripts/provision.sh's ComfyUI, the one the templates are built on
+
+
 def test_the_shipped_workflows_are_what_the_builder_writes(host, tmp_path, monkeypatch):
     import build_workflows
     import nodes
 
+    import comfyui_version
+
     monkeypatch.setattr(build_workflows, "OUT", str(tmp_path))
+    pinned = comfyui_version.__version__ == PINNED_HOST
+    pack_ids = set(host.node_classes)
     for written in build_workflows.build_all(nodes.NODE_CLASS_MAPPINGS):
         shipped = REPO / "example_workflows" / os.path.basename(written)
-        assert json.loads(Path(written).read_text()) == json.loads(shipped.read_text()), shipped.name
+        built, kept = json.loads(Path(written).read_text()), json.loads(shipped.read_text())
+        if not pinned:
+            # Templates are built on the pinned host; a newer host declares some core nodes
+            # differently (0.33's SaveImage has an output, SaveAnimatedWEBP no `method`), which the
+            # frontend reconciles on load. The pack's nodes and the wiring must still be the same.
+            built["nodes"] = [n for n in built["nodes"] if n["type"] in pack_ids]
+            kept["nodes"] = [n for n in kept["nodes"] if n["type"] in pack_ids]
+        assert built == kept, shipped.name
 
 
 def test_every_template_has_a_thumbnail_where_the_template_browser_looks_for_it():

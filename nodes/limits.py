@@ -21,10 +21,16 @@ FLOAT32_BYTES = 4
 WORKING_LATENTS = 8
 # record_forward builds the list of states and then stacks it: both exist for a moment.
 STACK_FACTOR = 2
-# Identity LoRA training keeps every layer's activations for the backward pass: its peak above the
-# loaded model, measured on full-size SD1.5 (`make bench`, benchmarks/lora_memory.py), over ComfyUI's
-# one-call inference estimate `memory_required` at the same batch, rounded up.
-TRAINING_ACTIVATION_FACTOR = 4
+# Identity LoRA training keeps every layer's activations for the backward pass. Its peak above the
+# loaded model, measured on full-size SD1.5 and SDXL in float32 (`benchmarks/run.py --lora-memory`,
+# benchmarks/results/lora-memory.json): SD1.5 0.37 GiB at a 16x16 latent and 0.93 GiB at 32x32, i.e.
+# 0.18 GiB + 0.75 MiB per latent cell, 5x ComfyUI's own 0.15 MiB per cell (x the model's
+# memory_usage_factor, 1.0 for SD1.5) that `memory_required` uses for one inference call; SDXL
+# 0.65 GiB at 16x16. The need is figured from that per-cell rate (the same on every device, unlike
+# `memory_required`, whose flash-attention branch is 7x smaller), rounded up, plus the fixed part.
+INFERENCE_BYTES_PER_CELL = 0.15 * 2**20
+TRAINING_ACTIVATION_FACTOR = 6
+TRAINING_FIXED_BYTES = int(0.75 * 2**30)
 # AdamW: parameter, gradient and two moments per LoRA weight, float32.
 ADAM_COPIES = 4
 
@@ -139,11 +145,14 @@ def drag_memory_estimate(model, shape, latents_per_call: int, cfg: float, n_step
 
 
 def lora_training_need(model, shape, lora_parameters: int) -> int:
-    """Bytes Identity LoRA training needs beside the weights: the activations kept for backward
-    (`TRAINING_ACTIVATION_FACTOR` x ComfyUI's one-call estimate at the latent's batch) and the
-    LoRA factors with their gradients and AdamW moments (`ADAM_COPIES` float32 copies)."""
-    activations = int(model.model.memory_required([int(s) for s in shape]))
-    return TRAINING_ACTIVATION_FACTOR * activations + ADAM_COPIES * FLOAT32_BYTES * int(lora_parameters)
+    """Bytes Identity LoRA training needs beside the weights:
+    need = TRAINING_FIXED_BYTES + TRAINING_ACTIVATION_FACTOR * INFERENCE_BYTES_PER_CELL
+           * memory_usage_factor * batch * h * w + ADAM_COPIES * 4 * lora_parameters,
+    the activations kept for backward and the LoRA factors with their gradients and AdamW moments."""
+    batch, _, height, width = (int(s) for s in shape)
+    usage = float(getattr(model.model, "memory_usage_factor", 1.0))
+    activations = TRAINING_ACTIVATION_FACTOR * INFERENCE_BYTES_PER_CELL * usage * batch * height * width
+    return int(TRAINING_FIXED_BYTES + activations) + ADAM_COPIES * FLOAT32_BYTES * int(lora_parameters)
 
 
 def check_training_memory(model, shape, lora_parameters: int) -> int:

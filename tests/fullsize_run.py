@@ -446,10 +446,13 @@ def main(argv=None) -> int:
         out["peak_rss_gib"] = round(peak_rss_gib(), 2)
         print(json.dumps(out))
         return 0
-    r = Runner(args.family)
     if args.lora_memory:
+        global SIZE
+        SIZE = args.picture_size  # the loaders' picture (their graphs read SIZE when built)
+        r = Runner(args.family)
         print(json.dumps({"family": args.family, "picture_size": SIZE, **r.lora_memory()}))
         return 0
+    r = Runner(args.family)
     out = {"family": args.family, "settings": dict(r.settings, size=SIZE, points=POINTS, edit_box=EDIT_BOX),
            "build_seconds": build_seconds}
     out["detected"] = r.detect()

@@ -78,7 +78,7 @@ OBJECT_MEMBERS = {
     "ModelPatcher": ["clone", "get_model_object", "model_size", "load_device", "model", "model_options",
                      "get_wrappers"],
     "BaseModel": ["latent_format", "process_latent_in", "process_latent_out", "memory_required",
-                  "model_sampling", "diffusion_model", "model_config", "apply_model"],
+                  "memory_usage_factor", "model_sampling", "diffusion_model", "model_config", "apply_model"],
     "CFGGuider": ["model_options", "original_conds", "inner_set_conds", "set_cfg", "set_conds", "sample", "cfg",
                   "model_patcher"],
     "ModelSampling": ["sigma_min", "calculate_denoised", "noise_scaling", "inverse_noise_scaling",

@@ -59,7 +59,10 @@ def test_a_recording_that_fits_only_if_the_running_model_were_freed_is_refused_w
 
 def test_lora_training_is_refused_before_any_step_when_its_activations_cannot_fit(device_with_models):
     limits, running = device_with_models
-    running.model.memory_required = lambda shape: 1 * GiB  # ComfyUI's one-call estimate
+    running.model.memory_usage_factor = 1.0  # SD1.5's
+    # the measured rule: 0.75 GiB + 6 x 0.15 MiB per latent cell + 16 bytes per LoRA weight
+    need = limits.lora_training_need(running, (1, 4, 64, 64), 800_000)
+    assert need == int(0.75 * GiB + 6 * 0.15 * 2**20 * 64 * 64) + 16 * 800_000
     with pytest.raises(ValueError) as error:
         limits.check_training_memory(running, (1, 4, 64, 64), 800_000)
     message = str(error.value)

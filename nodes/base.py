@@ -26,9 +26,22 @@ and its class name is its node id (tests/test_manager_scan.py checks both), and 
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 from comfy_api.v0_0_2 import io
 
 from .inputs import CATEGORY
+
+
+def host_schema_fields() -> set:
+    """The fields this host's `io.Schema` takes (0.3.75 has no `search_aliases`; later hosts do)."""
+    return {f.name for f in dataclasses.fields(io.Schema)}
+
+
+def host_has_advanced_inputs() -> bool:
+    """Whether this host's inputs take `advanced` (later hosts; 0.3.75's do not)."""
+    return "advanced" in inspect.signature(io.Input.__init__).parameters
 
 
 class SDEDragNode:
@@ -36,6 +49,10 @@ class SDEDragNode:
     display_name: str
     category = CATEGORY
     is_output_node = False
+    # Inputs an artist rarely changes: hosts that know `advanced` let the frontend fold them away.
+    advanced_inputs: tuple = ()
+    # Other words users search the node library with (hosts whose Schema takes `search_aliases`).
+    search_aliases: tuple = ()
 
     @classmethod
     def description(cls) -> str:
@@ -52,6 +69,16 @@ class SDEDragNode:
 
     @classmethod
     def define_schema(cls):
+        inputs = cls.schema_inputs()
+        unknown = set(cls.advanced_inputs) - {i.id for i in inputs}
+        assert not unknown, f"{cls.node_id}: advanced_inputs names no input {sorted(unknown)}"
+        if host_has_advanced_inputs():
+            for declared in inputs:
+                if declared.id in cls.advanced_inputs:
+                    declared.advanced = True
+        more = {}
+        if cls.search_aliases and "search_aliases" in host_schema_fields():
+            more["search_aliases"] = list(cls.search_aliases)
         return io.Schema(node_id=cls.node_id, display_name=cls.display_name, category=cls.category,
-                         description=cls.description(), inputs=cls.schema_inputs(), outputs=cls.schema_outputs(),
-                         is_output_node=cls.is_output_node)
+                         description=cls.description(), inputs=inputs, outputs=cls.schema_outputs(),
+                         is_output_node=cls.is_output_node, **more)

@@ -24,6 +24,7 @@ class SDEDragDiffEditMask(SDEDragNode, io.ComfyNode):
     SDE Denoise (Cycle-SDE) with recorded_positive = source (DiffEdit-SDE)."""
     node_id = "SDEDragDiffEditMask"
     display_name = "DiffEdit Mask"
+    search_aliases = ("diffedit", "auto mask", "edit mask")
 
     @classmethod
     def schema_inputs(cls):

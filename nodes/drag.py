@@ -161,6 +161,8 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
     1 near the image. Before the first model call it logs its plan (sub-drags x steps = model calls)."""
     node_id = "SDEDragAllInOne"
     display_name = "SDE Drag"
+    advanced_inputs = ("step_size", "r", "alpha", "beta", "guider", "sigmas", "lora_scale_min")
+    search_aliases = ("drag", "point drag", "drag points", "move object", "DragDiffusion", "SDE-Drag", "drag edit")
 
     @classmethod
     def description(cls):

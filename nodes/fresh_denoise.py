@@ -50,6 +50,7 @@ class SDEDragFreshDenoise(SDEDragNode, io.ComfyNode):
     outside the mask the input is kept. t0 = 1 starts from pure noise."""
     node_id = "SDEDragFreshDenoise"
     display_name = "SDE/ODE Img2Img & Inpaint (fresh noise)"
+    search_aliases = ("img2img", "image to image", "inpaint", "inpainting", "sdedit")
 
     @classmethod
     def schema_inputs(cls):

@@ -24,6 +24,7 @@ class SDEDragStochasticInversion(NoisesToT0, io.ComfyNode):
     latent it performs the paper's SDE edit. Makes no model call."""
     node_id = "SDEDragStochasticInversion"
     display_name = "Stochastic Inversion (Cycle-SDE)"
+    search_aliases = ("cycle-sde", "invert", "inversion", "sde inversion", "image to noise")
 
     @classmethod
     def schema_outputs(cls):

@@ -18,9 +18,14 @@ from dataclasses import dataclass
 
 MAX_PAIRS = 256
 MAX_COORD = 1 << 16  # larger than any image ComfyUI can hold in memory
+# 256 pairs as JSON with sizes take about 10 KB; ComfyUI accepts prompts of up to 100 MB, and a text
+# this node never needs must not hold the server (the parse runs under Python's global lock).
+MAX_TEXT_CHARS = 64 * 1024
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_PAIR_RE = re.compile(rf"^\s*\(?\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)?\s*(?:->|=>|>|to)\s*\(?\s*({_NUMBER})\s*,\s*({_NUMBER})\s*\)?\s*$")
-_SIZE_RE = re.compile(r"^\s*size\s*[:=]?\s*(\d+)\s*[xX,\s]\s*(\d+)\s*$")
+# Matched against a line whose whitespace runs are collapsed to one space (`_collapsed`): two `\s*`
+# side by side over a long run of spaces made the match quadratic (93 s for 32,000 spaces).
+_PAIR_RE = re.compile(rf"^ ?\(? ?({_NUMBER}) ?, ?({_NUMBER}) ?\)? ?(?:->|=>|>|to) ?\(? ?({_NUMBER}) ?, ?({_NUMBER}) ?\)? ?$")
+_SIZE_RE = re.compile(r"^ ?size ?[:=]? ?(\d{1,9}) ?[xX, ] ?(\d{1,9}) ?$")
 
 Pair = tuple[tuple[float, float], tuple[float, float]]
 
@@ -111,10 +116,16 @@ def _from_json(data) -> DragPoints:
     return DragPoints(tuple(pairs), width, height)
 
 
+def _collapsed(line: str) -> str:
+    """The line with every whitespace run as one space and none at the ends (linear time)."""
+    return " ".join(line.split())
+
+
 def _from_text(text: str) -> DragPoints:
     pairs, width, height = [], None, None
-    for k, line in enumerate(re.split(r"[;\n]", text)):
-        if not line.strip() or line.strip().startswith("#"):
+    for line in re.split(r"[;\n]", text):
+        line = _collapsed(line)
+        if not line or line.startswith("#"):
             continue
         size = _SIZE_RE.match(line)
         if size:
@@ -138,6 +149,9 @@ def parse_drag_points(text: str, *, allow_empty: bool = False) -> DragPoints:
     """Parse the JSON or plain-text form. ValueError (naming drag_points) on anything else."""
     if not isinstance(text, str):
         raise ValueError(f"drag_points must be text, got {type(text).__name__}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"drag_points: the text is {len(text):,} characters, more than the {MAX_TEXT_CHARS:,} this "
+                         f"node reads ({MAX_PAIRS} pairs fit in far less); give the points as 'sx,sy -> tx,ty' lines")
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:

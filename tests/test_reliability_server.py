@@ -293,3 +293,32 @@ def test_interrupt_stops_a_running_drag_within_one_model_call_and_the_rerun_is_b
     again = run_to_end()  # the same prompt, after the cancel
     assert torch.equal(again, reference), (again - reference).abs().max()
     assert server.get_json("/system_stats")["system"]
+
+
+@pytest.mark.parametrize("size", [1 << 20, 60_000])
+def test_a_huge_adversarial_points_text_is_refused_while_the_server_keeps_answering(server, size):
+    """One shared workflow must not freeze a shared server: the text the old parser needed minutes for
+    (whitespace runs) is refused (over 64 KiB, at once) or read in linear time, and /system_stats keeps
+    answering all the while."""
+    watcher = StatsWatcher(server)
+    watcher.start()
+    try:
+        g, _ = drag_graph(server, 1, "rel/huge_points")
+        g["points"]["inputs"]["points"] = "1,2 -> " + " " * size + "x"
+        started = time.monotonic()
+        status, reply = server.queue(g)
+        if status == 200:
+            entry = server.wait(reply["prompt_id"], timeout=30)
+            errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+            assert errors and "drag_points" in errors[0]["exception_message"], entry["status"]
+        else:
+            assert status == 400 and "points" in reply["node_errors"], reply
+            assert "drag_points" in json.dumps(reply["node_errors"]["points"]), reply
+        elapsed = time.monotonic() - started
+        time.sleep(0.6)  # at least two more /system_stats answers after the refusal
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    assert elapsed < 10, elapsed  # the old parser: minutes at 60,000 spaces, never at 1 MB
+    assert not watcher.failures and watcher.asked >= 2 and watcher.slowest < 2.0, \
+        (watcher.failures, watcher.asked, watcher.slowest)

@@ -17,7 +17,7 @@ test: setup-browser
 	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" $(PYTEST_ARGS) tests/test_fullsize_families.py
 	$(PY) -m pytest -q -p no:cacheprovider -m "not fullsize_extended" --ignore=tests/test_fullsize_families.py $(PYTEST_ARGS) tests
 
-## Everything, with the longer full-size checks (see README "Full-size checkpoints").
+## Everything, with the longer full-size checks (see docs/fullsize.md).
 test-full: setup-browser
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 

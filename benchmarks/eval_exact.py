@@ -1,7 +1,7 @@
 """SDE vs ODE drag on an exact-score model: the paper's theorem in its own setting.
 
     .venv/bin/python benchmarks/eval_exact.py [--n 256] [--quick] [--out PATH] [--threads 1]
-    .venv/bin/python benchmarks/eval_exact.py --readme [JSON]   # the README's tables from a run's JSON
+    .venv/bin/python benchmarks/eval_exact.py --readme [JSON]   # docs/findings.md's tables from a run's JSON
 
 The model (tests/exact_mixture.py): 16x16 one-channel images of a 4x4 square (height 2) at
 any of the 256 cells on a stationary Gaussian texture (unit variance, correlation ~1.5 px),
@@ -223,7 +223,7 @@ def table_rows(rows, first):
 
 
 def readme_tables(result):
-    """The README's tables ("SDE vs ODE on an exact-score model"), rendered from a full run's JSON."""
+    """docs/findings.md's tables ("SDE vs ODE on an exact-score model"), rendered from a full run's JSON."""
     t, ref = result["tables"], result["reference"]["fresh data at the target"]
 
     def pm(m, d=2):
@@ -309,7 +309,7 @@ def readme_tables(result):
 def main(argv=None):
     if argv is None:
         argv = sys.argv[1:]
-    if argv[:1] == ["--readme"]:  # render the README's tables from a committed JSON, run nothing
+    if argv[:1] == ["--readme"]:  # render docs/findings.md's tables from a committed JSON, run nothing
         path = argv[1] if len(argv) > 1 else DEFAULT_OUT
         with open(path) as f:
             print("\n\n".join(readme_tables(json.load(f)).values()))

@@ -1,5 +1,5 @@
-"""Render benchmark JSON as the Markdown table (stdout of run.py) and as README.md's
-"Performance" section, so the README can be checked against the JSON it cites:
+"""Render benchmark JSON as the Markdown table (stdout of run.py) and as the
+"Performance" section of docs/performance.md, so that page can be checked against the JSON it cites:
 
     .venv/bin/python benchmarks/report.py benchmarks/results/<run>.json [<gpu run>.json]
 """
@@ -216,7 +216,7 @@ def describe(result: dict) -> str:
 
 
 def readme_section(paths: list) -> str:
-    """README.md's Performance section for the given result files (relative to the repo)."""
+    """docs/performance.md's Performance section for the given result files (relative to the repo)."""
     results = [load(REPO / p) for p in paths]
     cited = ", ".join(f"`{p}`" for p in paths)
     lines = [
@@ -253,7 +253,7 @@ def readme_section(paths: list) -> str:
 
 
 def readme_section_text(readme: str) -> str | None:
-    """The Performance section of README.md's text (up to the next '## ' heading), or None."""
+    """The Performance section of a page's text (docs/performance.md) (up to the next '## ' heading), or None."""
     start = readme.find("\n" + SECTION + "\n")
     if start < 0:
         return None
@@ -278,7 +278,7 @@ if __name__ == "__main__":
 
 
 def memory_estimate_text(result: dict) -> str:
-    """One line for the README: the estimate said before an SDXL drag against its measured peak."""
+    """One line for docs/performance.md: the estimate said before an SDXL drag against its measured peak."""
     fig = result["figures"]["memory_estimate"]
     est, c = fig["estimate"], fig["config"]
     return (f"{c['model']} {c['size']}x{c['size']}, {est['rows']} rows per call: estimate {fig['estimate_mib']:.0f} MiB "

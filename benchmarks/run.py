@@ -177,7 +177,7 @@ def boot_for_header(device: str):
 
 
 def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
-    """`--sdxl-only`: figure 1 on SDXL alone, written as its own JSON (README cites it next to
+    """`--sdxl-only`: figure 1 on SDXL alone, written as its own JSON (docs/performance.md cites it next to
     the SD1.5 run's)."""
     started = time.time()
     result = result_head("sdxl-overhead", boot_for_header(device), config={"sdxl": config["sdxl"]})
@@ -197,7 +197,7 @@ def figure_quality_per_call() -> dict:
 
 def run_quality_only(out_dir: Path) -> dict:
     """`--quality-only`: figure 5 alone (it reads make eval's committed results; no model runs),
-    written as its own JSON that the README's Performance table cites."""
+    written as its own JSON that docs/performance.md's Performance table cites."""
     result = result_head("quality-per-call", figures={"quality": figure_quality_per_call()})
     return write_result(result, out_dir, "quality-per-call.json", time.time())
 

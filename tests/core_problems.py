@@ -4,7 +4,7 @@ Data live on the channel axis: a latent ``[B, C, H, W]`` holds ``B * H * W`` ind
 draws of a ``C``-dimensional distribution whose exact denoiser ``E[x0 | x_t]`` is closed
 form, for any schedule ``x_t = a x0 + b eps``.
 
-Run ``python tests/core_problems.py`` to print the KL table of the README ("Why SDE").
+Run ``python tests/core_problems.py`` to print the KL table of docs/findings.md ("Why SDE").
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def format_kl_table(rows, every=5):
 
 
 def kl_report():
-    """The README's table: SD1.5's schedule and a rectified flow, 50 steps from t0 = 0.6."""
+    """docs/findings.md's table: SD1.5's schedule and a rectified flow, 50 steps from t0 = 0.6."""
     parts = []
     for schedule in (sde_core.VP, sde_core.FLOW):
         parts.append(

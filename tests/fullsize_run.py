@@ -48,7 +48,7 @@ SETTINGS = {  # steps, t0, cfg per family: few steps keep make test's budget
 }
 
 
-ARTIFACTS = HERE / "artifacts" / "fullsize"  # the figures, for the README (tests/artifacts is not tracked)
+ARTIFACTS = HERE / "artifacts" / "fullsize"  # the figures, for docs/fullsize.md (tests/artifacts is not tracked)
 
 
 def run_fresh(args: list[str], label: str, artifact: str, timeout: int) -> dict:

@@ -1,5 +1,5 @@
 """`make bench QUICK=1` as a smoke test (it computes every figure and writes the JSON; the
-values are not asserted: benchmarks are never timed unit tests), and the README's
+values are not asserted: benchmarks are never timed unit tests), and docs/performance.md's
 Performance table against the committed JSON it cites."""
 import json
 import os
@@ -60,20 +60,20 @@ def test_quick_bench_computes_every_figure_and_writes_the_json(quick_run):
 def test_the_readme_performance_table_is_rendered_from_the_json_it_cites():
     from benchmarks import report
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "performance.md").read_text()
     section = report.readme_section_text(readme)
-    assert section is not None, "README.md has no '## Performance' section (benchmarks/report.py renders it)"
+    assert section is not None, "docs/performance.md has no '## Performance' section (benchmarks/report.py renders it)"
     cited = report.cited_results(section)
     assert cited, "the Performance section cites no benchmarks/results/*.json"
     for path in cited:
-        assert (REPO / path).is_file(), f"{path} is cited by README.md but not committed"
+        assert (REPO / path).is_file(), f"{path} is cited by docs/performance.md but not committed"
     results = [report.load(REPO / p) for p in cited]
     # the full-size run, not a tiny-model one
     assert results[0]["run"]["mode"] == "full"
     assert results[0]["model"]["name"] == "sd15-unet" and round(results[0]["model"]["parameters"] / 1e6, 1) == 859.5
     table = report.table(results)
     assert table in section, (
-        "README.md's Performance table differs from the one benchmarks/report.py renders from " + ", ".join(cited)
+        "docs/performance.md's Performance table differs from the one benchmarks/report.py renders from " + ", ".join(cited)
         + "; paste the output of `.venv/bin/python benchmarks/report.py " + " ".join(cited) + "`")
 
 

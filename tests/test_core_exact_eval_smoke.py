@@ -77,9 +77,9 @@ def test_the_readmes_exact_score_tables_are_the_committed_full_runs():
 
     result = json.loads((REPO / "benchmarks" / "results" / "eval_exact.json").read_text())
     assert result["mode"] == "full" and result["n"] >= 256
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "findings.md").read_text()
     section = readme[readme.index("### SDE vs ODE on an exact-score model"):]
     for name, table in eval_exact.readme_tables(result).items():
         assert table in section, (
-            f"README.md's exact-score table {name!r} differs from the committed JSON; paste the output of "
+            f"docs/findings.md's exact-score table {name!r} differs from the committed JSON; paste the output of "
             "`.venv/bin/python benchmarks/eval_exact.py --readme`")

@@ -27,7 +27,7 @@ from fullsize_models import FAMILIES
 from fullsize_run import run_fresh
 
 EXPECTED = {family: (spec["config"], spec["model_type"]) for family, spec in FAMILIES.items()}
-# Cycle-SDE is exact up to float32 rounding: measured 1e-5 .. 5e-5 max abs error (README);
+# Cycle-SDE is exact up to float32 rounding: measured 1e-5 .. 5e-5 max abs error (docs/fullsize.md);
 # the bound leaves room for other CPUs' summation order.
 RECONSTRUCTION_BOUND = 2e-4
 PEAK_RSS_BOUND_GIB = 21.0  # the issue's 22 GB for the whole suite; the pytest parent stays small

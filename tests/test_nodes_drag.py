@@ -79,7 +79,7 @@ def test_a_mask_of_the_wrong_size_names_the_mask(host):
     assert not result.ok and "mask: size 100x30" in result.error_message, result.error_message
 
 
-# A 32x32 latent of a factor-8 model is a 256x256 image (README "Errors", the MASK tooltip).
+# A 32x32 latent of a factor-8 model is a 256x256 image (docs/nodes.md "Errors", the MASK tooltip).
 MASK_SIZES_ACCEPTED = [(256, 256), (32, 32), (263, 259)]  # image, latent, an uncropped image VAE Encode crops
 MASK_SIZES_REFUSED = [(100, 100), (512, 512), (256, 128), (264, 256), (31, 32)]  # 100 and 512 were resized before
 

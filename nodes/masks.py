@@ -16,6 +16,14 @@ def mask_sizes(h: int, w: int, factor: int) -> str:
             f"or the latent's size {w}x{h}")
 
 
+def check_mask_range(mask: torch.Tensor, name: str = "mask") -> None:
+    """A MASK holds values in [0, 1] (1 = editable); clamping a 0..255 mask would make it all editable."""
+    finite = mask[torch.isfinite(mask)]
+    if finite.numel() and (float(finite.min()) < 0.0 or float(finite.max()) > 1.0):
+        raise ValueError(f"{name}: values must lie in [0, 1] (1 = editable), got {float(finite.min()):g} to "
+                         f"{float(finite.max()):g}; a 0-255 mask: divide it by 255 (or make it with ComfyUI's mask nodes)")
+
+
 def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tensor | None:
     """ComfyUI MASK [B?, H, W] -> [B or 1, 1, h, w] at latent size (1 = editable); the batch and
     the values are then checked by `sde_core.check_mask`, the one mask check.
@@ -39,6 +47,7 @@ def mask_for(mask, latent_shape, factor: int, name: str = "mask") -> torch.Tenso
     if m.ndim != 3:
         raise ValueError(f"{name}: expected a MASK of shape [H, W] or [B, H, W], got {tuple(mask.shape)}")
     check_something_editable(m, name)  # before the size check: an unpainted Load Image mask is 64x64
+    check_mask_range(m, name)
     h, w = latent_shape[-2], latent_shape[-1]
     mh, mw = m.shape[-2:]
     f = int(factor)

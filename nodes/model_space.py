@@ -83,7 +83,9 @@ def choose_sigmas(model, sigmas, steps: int, t0: float) -> torch.Tensor:
     if float(sigmas[-1]) < 0.0:
         raise ValueError(f"sigmas: must be >= 0, got {float(sigmas[-1]):g} at the end")
     if float(sigmas[-1]) != 0.0:
-        sigmas = torch.cat([sigmas, sigmas.new_zeros(1)])
+        # Appending a 0 would run steps the user cut away (SplitSigmas' high half ends above 0).
+        raise ValueError(f"sigmas: must end at 0 (the clean image), got {float(sigmas[-1]):g} at the end; connect a "
+                         "scheduler's whole output, or the low half of SplitSigmas")
     return sigmas
 
 

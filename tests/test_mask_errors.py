@@ -81,3 +81,26 @@ def test_the_core_checks_name_the_batch_element_and_accept_a_soft_edge():
     sde_core.check_points_in_mask([[3.0, 2.0]], [[3.9, 2.5]], mask)
     with pytest.raises(ValueError, match=r"target point of pair 1, latent cell \(4, 2\)"):
         sde_core.check_points_in_mask([[3.0, 2.0]], [[4.0, 2.0]], mask)
+
+
+def test_a_0_255_mask_is_an_error_naming_the_fix_not_clamped_to_all_editable(host):
+    """Clamping made a 0..255 mask (what a raw 8-bit image gives) editable everywhere it was not 0."""
+    masks = host.module("nodes.masks")
+    mask = torch.zeros(1, 16, 16)
+    mask[:, 4:8, 4:8] = 255.0
+    with pytest.raises(ValueError) as info:
+        masks.mask_for(mask, (1, 4, 16, 16), 8)
+    assert str(info.value).startswith("mask: values must lie in [0, 1] (1 = editable), got 0 to 255; a 0-255 mask: "
+                                      "divide it by 255")
+    assert masks.mask_for(mask / 255.0, (1, 4, 16, 16), 8).max() == 1.0  # the fix it names works
+
+
+def test_sigmas_that_stop_above_zero_are_an_error_not_extended_to_zero(host):
+    """SplitSigmas' high half ends above 0; appending a 0 ran the steps the user had cut away."""
+    import tiny_models
+
+    model_space = host.module("nodes.model_space")
+    with pytest.raises(ValueError) as info:
+        model_space.choose_sigmas(tiny_models.build("eps"), torch.tensor([6.0, 3.0, 1.0]), 10, 0.6)
+    assert str(info.value).startswith("sigmas: must end at 0 (the clean image), got 1 at the end")
+    assert model_space.choose_sigmas(tiny_models.build("eps"), torch.tensor([6.0, 3.0, 0.0]), 10, 0.6)[-1] == 0

@@ -27,11 +27,12 @@ and its class name is its node id (tests/test_manager_scan.py checks both), and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 
 from comfy_api.v0_0_2 import io
 
-from .inputs import CATEGORY
+from .inputs import CATEGORY, check_linked
 
 
 def host_schema_fields() -> set:
@@ -54,10 +55,17 @@ class SDEDragNode:
     # Other words users search the node library with (hosts whose Schema takes `search_aliases`).
     search_aliases: tuple = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        execute = cls.__dict__.get("execute")
+        # ComfyUI builds clones of a node class (and locks them): their execute is wrapped already
+        if execute is not None and not getattr(execute.__func__, "checks_linked_values", False):
+            cls.execute = classmethod(checked_execute(execute.__func__))
+
     @classmethod
     def description(cls) -> str:
         """The frontend's description: the class docstring with its line breaks and indents folded."""
-        return " ".join(cls.__doc__.split())
+        return " ".join(inspect.getdoc(cls).split())
 
     @classmethod
     def schema_inputs(cls) -> list:
@@ -82,3 +90,20 @@ class SDEDragNode:
         return io.Schema(node_id=cls.node_id, display_name=cls.display_name, category=cls.category,
                          description=cls.description(), inputs=inputs, outputs=cls.schema_outputs(),
                          is_output_node=cls.is_output_node, **more)
+
+
+def checked_execute(execute):
+    """`execute` preceded by `inputs.check_linked` on every value it is called with, so that an
+    INT, FLOAT or COMBO value that came through a link meets the same bounds as a widget's.
+    `functools.wraps` keeps the signature ComfyUI and the tests read."""
+    signature = inspect.signature(execute)
+    first = next(iter(signature.parameters))  # the class
+
+    @functools.wraps(execute)
+    def run(cls, *args, **kwargs):
+        bound = signature.bind(cls, *args, **kwargs)
+        check_linked(cls, {k: v for k, v in bound.arguments.items() if k != first})
+        return execute(cls, *args, **kwargs)
+
+    run.checks_linked_values = True
+    return run

@@ -47,14 +47,30 @@ def find_case(name: str) -> str:
         path = os.path.join(root, *parts)
         if os.path.isdir(path):
             return path
-    raise ValueError(f"case: no case folder {name!r} in {case_roots()}")
+    raise ValueError(f"case: no case folder {name!r} among the pack's bundled cases or in ComfyUI's "
+                     f"input/{INPUT_SUBFOLDER}/ folder; pick one of the listed cases (refresh the page after adding one)")
+
+
+MAX_CASE_PIXELS = 8192 * 8192  # far above any benchmark's picture; a bigger one is a decompression bomb
 
 
 def _image(path: str, what: str) -> np.ndarray:
+    """A case picture as float32 in [0, 1]: RGB for the image, one channel for a mask. Errors name
+    the file inside its case, never the server's folders (the case-image route shows them)."""
+    name = os.path.basename(path)
     if not os.path.isfile(path):
-        raise ValueError(f"case: {what} {os.path.basename(path)} is missing in {os.path.dirname(path)}")
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB" if what == "image" else "L"), dtype=np.float32) / 255.0
+        raise ValueError(f"case: the {what} file {name} is missing in the case folder")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_CASE_PIXELS:
+                raise ValueError(f"case: {name} is {im.width}x{im.height}, more than the {MAX_CASE_PIXELS} pixels a "
+                                 f"case picture may have; resize it")
+            return np.asarray(im.convert("RGB" if what == "image" else "L"), dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"case: {name} is too large to open safely ({e}); resize it") from None
+    except (OSError, SyntaxError) as e:  # PIL's errors for a broken or truncated file
+        raise ValueError(f"case: {name} is not a readable picture ({type(e).__name__}); save it again as PNG or "
+                         f"JPEG") from None
 
 
 def read_case(folder: str):
@@ -77,7 +93,7 @@ def read_sde_drag_case(folder: str):
         raise ValueError(f"case: mask.png is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}")
     meta_path = os.path.join(folder, "prompt.json")
     if not os.path.isfile(meta_path):
-        raise ValueError(f"case: prompt.json is missing in {folder}")
+        raise ValueError("case: prompt.json is missing in the case folder")
     try:
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)

@@ -90,6 +90,33 @@ def drag_points():
                                                    "points).")
 
 
+def value_problem(spec, name: str, value) -> str | None:
+    """What is wrong with one INT/FLOAT/COMBO value against its declared input, or None.
+
+    INT: an integer; FLOAT: a finite number; both within the schema's min/max; COMBO: one of
+    the options. Other input types (MODEL, LATENT, ...) are not checked here."""
+    options = getattr(spec, "options", None)
+    if options is not None:
+        return None if value in options else f"{name}: {value!r} is not one of {options}"
+    if not isinstance(spec, (io.Int.Input, io.Float.Input)):
+        return None
+    if isinstance(value, bool):
+        return f"{name}: must be a number, got {value!r}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return f"{name}: must be a number, got {value!r}"
+    if not math.isfinite(number):
+        return f"{name}: must be a finite number, got {value!r}"
+    if isinstance(spec, io.Int.Input) and number != int(number):
+        return f"{name}: must be a whole number, got {value!r}"
+    if spec.min is not None and number < spec.min:
+        return f"{name}: {number:g} is smaller than the minimum {spec.min:g}"
+    if spec.max is not None and number > spec.max:
+        return f"{name}: {number:g} is bigger than the maximum {spec.max:g}"
+    return None
+
+
 def check_widgets(node_cls, **values) -> bool | str:
     """The body of a node's `validate_inputs(cls, <its FLOAT and COMBO widgets>)`.
 
@@ -99,25 +126,30 @@ def check_widgets(node_cls, **values) -> bool | str:
     - COMBO: one of the schema's options. ComfyUI 0.3.75 checks combo values only for legacy
       nodes (whose combo type is the list itself), not for a V3 `io.Combo`.
 
-    Linked or absent inputs arrive as None and are checked at run time."""
+    Linked or absent inputs arrive as None: `check_linked` checks them at run time."""
     declared = {i.id: i for i in node_cls.define_schema().inputs}  # (GET_SCHEMA would write to a locked clone)
     for name, value in values.items():
         if value is None:
             continue
-        options = getattr(declared[name], "options", None)
-        if options is not None:
-            if value not in options:
-                return f"{name}: {value!r} is not one of {options}"
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return f"{name}: must be a number, got {value!r}"
-        if not math.isfinite(number):
-            return f"{name}: must be a finite number, got {value!r}"
-        spec = declared[name]
-        if spec.min is not None and number < spec.min:
-            return f"{name}: {number:g} is smaller than the minimum {spec.min:g}"
-        if spec.max is not None and number > spec.max:
-            return f"{name}: {number:g} is bigger than the maximum {spec.max:g}"
+        if isinstance(declared[name], (io.Int.Input, io.Float.Input)) or hasattr(declared[name], "options"):
+            problem = value_problem(declared[name], name, value)
+            if problem:
+                return problem
     return True
+
+
+def check_linked(node_cls, values: dict) -> None:
+    """Every INT, FLOAT and COMBO input of a run, checked against its declared bounds and options.
+
+    ComfyUI checks min/max only on widget values; a value that arrives through a link (a
+    Primitive, a math node, an API-format workflow) reaches `execute` unchecked, so a NaN cfg
+    would give NaN latents, an r of 0 a drag that moves nothing, a linked steps of 10**9 a run
+    that never ends. Raises ValueError naming the input and the allowed range."""
+    declared = {i.id: i for i in node_cls.define_schema().inputs}
+    for name, value in values.items():
+        if value is None or name not in declared:
+            continue
+        problem = value_problem(declared[name], name, value)
+        if problem:
+            raise ValueError(f"{problem} (a value given through a link is checked when the node runs: "
+                             f"fix the node that feeds {name})")

@@ -127,6 +127,22 @@ class RelProbe:
         return (value,)
 
 
+class RelNumber:
+    """Any number as a link's value (what a Primitive, a math node or an API workflow can send):
+    `text` is read with float(), or int() when `whole`."""
+
+    CATEGORY = "_tests"
+    FUNCTION = "make"
+    RETURN_TYPES = (ANY,)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"text": ("STRING", {"default": "0"}), "whole": ("BOOLEAN", {"default": False})}}
+
+    def make(self, text, whole):
+        return (int(text) if whole else float(text),)
+
+
 POISONS = {"none": None, "nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -261,4 +277,4 @@ class RelCountedModel:
 
 
 # Named TEST_NODES, not NODE_CLASS_MAPPINGS: ComfyUI-Manager's scanner would list them as the pack's own.
-TEST_NODES = {"RelProbe": RelProbe, "RelLatent": RelLatent, "RelMask": RelMask, "RelCountedModel": RelCountedModel}
+TEST_NODES = {"RelProbe": RelProbe, "RelNumber": RelNumber, "RelLatent": RelLatent, "RelMask": RelMask, "RelCountedModel": RelCountedModel}

@@ -62,3 +62,45 @@ def test_the_bundled_cases_load_through_the_executor(host, captured):
     assert host.run(prompt).ok
     assert captured["prompt"] == "red disc"
     assert captured["points"].pairs == (((22.0, 30.0), (38.0, 30.0)),)
+
+
+def _write_png_header(path, width, height):
+    """A PNG whose header claims width x height (PIL reads the size before any pixel)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width,height,message", [
+    (10000, 10000, "more than the"),  # 100 M pixels: above the pack's bound, below PIL's bomb error
+    (60000, 60000, "too large to open safely|more than the"),  # PIL's DecompressionBombError
+    (48, 40, "not a readable picture"),  # a header with no real pixels: truncated
+], ids=["huge", "bomb", "truncated"])
+def test_an_oversized_or_broken_case_picture_is_the_packs_own_clear_error(dragbench, case_dir, width, height, message):
+    _write_png_header(case_dir / "origin_image.png", width, height)
+    with pytest.raises(ValueError, match=message) as refused:
+        dragbench.read_case(str(case_dir))
+    assert str(case_dir) not in str(refused.value)  # errors name the file, not the server's folders
+
+
+def test_a_picture_that_is_not_an_image_is_a_clear_error(dragbench, case_dir):
+    (case_dir / "origin_image.png").write_bytes(b"this is not a picture")
+    with pytest.raises(ValueError, match="origin_image.png is not a readable picture"):
+        dragbench.read_case(str(case_dir))
+
+
+def test_errors_about_missing_cases_and_files_name_no_server_folder(dragbench, case_dir):
+    with pytest.raises(ValueError) as missing:
+        dragbench.find_case("no_such_case")
+    for root in dragbench.case_roots():
+        assert root not in str(missing.value)
+    (case_dir / "origin_image.png").unlink()
+    with pytest.raises(ValueError) as gone:
+        dragbench.read_case(str(case_dir))
+    assert str(case_dir) not in str(gone.value)

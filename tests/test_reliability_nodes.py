@@ -459,6 +459,57 @@ def test_numeric_widgets_at_and_beyond_their_bounds(h, captured, name):
     assert checked
 
 
+def _linked_bad_values(kind, options):
+    lo, hi = options.get("min"), options.get("max")
+    values = []
+    if lo is not None:
+        values.append(("below", lo - 1 if kind == "INT" else lo - 0.5))
+    if hi is not None:
+        values.append(("above", hi + 1 if kind == "INT" else hi + 0.5))
+    if kind == "FLOAT":
+        values += [("nan", math.nan), ("inf", math.inf), ("-inf", -math.inf)]
+    else:
+        values.append(("fraction", (lo or 0) + 1.5))
+    return values
+
+
+@pytest.mark.parametrize("name", list(BOUNDS_CASES))
+def test_numeric_values_that_come_through_a_link_meet_the_widgets_bounds(h, captured, name):
+    """ComfyUI checks min/max only on widget values: a linked NaN cfg gave NaN latents, a linked r 0
+    a drag that moved nothing, a linked steps 10**9 a run without end. Every one is a ValueError
+    naming the input, raised before any model call."""
+    _registered(h, name)
+    checked = 0
+    for input_name, kind, options in _numeric_widgets(h, name):
+        for where, value in _linked_bad_values(kind, options):
+            graph, _ = BOUNDS_CASES[name]()
+            node = _target_node(graph, name)
+            graph["linked_number"] = {"class_type": "RelNumber",
+                                      "inputs": {"text": repr(value), "whole": where in ("below", "above") and kind == "INT"}}
+            graph[node]["inputs"][input_name] = ["linked_number", 0]
+            captured.clear()
+            started = time.monotonic()
+            result = h.run(graph)
+            label = f"{name}.{input_name} linked {value!r} ({where})"
+            assert time.monotonic() - started < 60, f"{label} took too long"
+            assert not result.ok and not result.node_errors, (label, result.node_errors)
+            err = result.execution_error
+            assert err["exception_type"] == "ValueError" and err["node_id"] == node, (label, err)
+            assert err["exception_message"].startswith(f"{input_name}: "), (label, err["exception_message"])
+            assert "link" in err["exception_message"], (label, err["exception_message"])
+            checked += 1
+    assert checked
+
+
+def test_a_linked_combo_value_that_is_not_an_option_is_refused(h, captured):
+    graph, node = case_all_in_one()
+    graph["linked_method"] = {"class_type": "RelProbe", "inputs": {"value": "euler", "label": "method"}}
+    graph[node]["inputs"]["method"] = ["linked_method", 0]
+    result = h.run(graph)
+    assert not result.ok and result.execution_error["exception_type"] == "ValueError", result.execution_error
+    assert result.execution_error["exception_message"].startswith("method: 'euler' is not one of"), result.execution_error
+
+
 def test_t0_of_one_on_a_flow_model_runs_and_sigma_one_is_a_clear_error_not_nan(h, captured):
     graph, node = case_all_in_one(family="flow")
     graph[node]["inputs"]["t0"] = 1.0

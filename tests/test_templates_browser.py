@@ -126,6 +126,9 @@ def test_the_case_picture_route_serves_listed_cases_only(page):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(base + urllib.parse.quote(bad), timeout=10)
         assert refused.value.code == 404, bad
+        text = refused.value.read().decode()
+        # the reason, without the server's folders (a public server must not show its paths)
+        assert text.startswith("case:") and str(REPO) not in text and "/input/" not in text, text
 
 
 def test_the_server_lists_every_template_and_serves_its_thumbnail(page):

@@ -238,3 +238,79 @@ def test_a_workflow_with_html_in_its_title_and_points_loads_as_plain_text(page):
     page.screenshot(path=str(ARTIFACTS / f"xss-{page.frontend}.png"))
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src=x]").count() == 0
+
+
+# Counts, from inside the page, the timers and ResizeObservers that the pack's scripts start and have not let
+# go; and the frontend's graphChanged events (what a user's edit fires). Installed once per page.
+COUNT_RESOURCES = """async () => {
+  if (window.__sdeLive) return;
+  const live = window.__sdeLive = {intervals: new Set(), observers: new Set(), graphChanged: 0};
+  const ours = () => /\\/extensions\\/ComfyUI-SDE-Drag\\//.test(new Error().stack);
+  const [setInterval0, clearInterval0] = [window.setInterval, window.clearInterval];
+  window.setInterval = function (...args) { const id = setInterval0.apply(this, args); if (ours()) live.intervals.add(id); return id; };
+  window.clearInterval = function (id) { live.intervals.delete(id); return clearInterval0.call(this, id); };
+  window.ResizeObserver = class extends window.ResizeObserver {
+    observe(...args) { if (ours()) live.observers.add(this); return super.observe(...args); }
+    disconnect() { live.observers.delete(this); return super.disconnect(); }
+  };
+  const { api } = await import("/scripts/api.js");
+  api.addEventListener("graphChanged", () => live.graphChanged++);
+}"""
+LIVE = "() => ({intervals: window.__sdeLive.intervals.size, observers: window.__sdeLive.observers.size, graphChanged: window.__sdeLive.graphChanged})"
+
+
+def press_on_canvas(page, key):
+    """A key pressed as a user does, with the graph canvas focused (the frontend's change tracker sees it)."""
+    page.evaluate("() => (app.canvas.canvas.focus?.(), undefined)")
+    page.keyboard.press(key)
+    page.wait_for_timeout(300)
+
+
+def test_the_editor_runs_no_timer_and_lets_go_of_its_observer_when_its_subgraph_is_deleted(page):
+    """Issue 25.6: the 300 ms timer and the ResizeObserver were released only in onRemoved, which 1.32.9 does
+    not call for the nodes inside a subgraph when the subgraph node is deleted."""
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    for point in CLICKS[0]:
+        page.mouse.click(*to_screen(page, point))
+    live = page.evaluate(LIVE)
+    assert live["intervals"] == 0, f"the editor polls: {live}"
+    assert live["observers"] == 1, live
+
+    # Into a subgraph: the node inside is a new node with its own editor, the points travel with it.
+    inner = page.evaluate("""() => {
+      const drag = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+      window.__sdeSub = app.graph.convertToSubgraph(new Set([drag])).node;
+      const inner = window.__sdeInner = window.__sdeSub.subgraph._nodes.find(n => n.type === "SDEDragPoints");
+      app.canvas.deselectAll?.(); app.canvas.selectNode(window.__sdeSub); app.graph.setDirtyCanvas(true, true);
+      return {value: inner.widgets.find(w => w.name === "points").value, pairs: inner.sdeDrag.model.pairs.length,
+              outer: drag.graph ? "still in the graph" : "removed"};
+    }""")
+    assert inner["outer"] == "removed" and inner["pairs"] == 1, inner
+    assert_pairs_near(inner["value"], CLICKS[:1])
+    # A graph event while the subgraph node stands (the user drags it by its title) keeps the editor inside alive.
+    before = page.evaluate(LIVE)["graphChanged"]
+    x, y = page.evaluate("""() => { const n = window.__sdeSub, dom = document.querySelector(`[data-node-id="${n.id}"]`);
+      if (dom) { const r = dom.getBoundingClientRect(); return [r.left + 30, r.top + 12]; }
+      const ds = app.canvas.ds, r = app.canvas.canvas.getBoundingClientRect();
+      return [r.left + (n.pos[0] + 30 + ds.offset[0]) * ds.scale, r.top + (n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT / 2 + ds.offset[1]) * ds.scale];
+    }""")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 20, y + 10)
+    page.mouse.move(x + 40, y + 20)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    live = page.evaluate(LIVE)
+    assert live["graphChanged"] > before, "the frontend fired no graphChanged: the test did not exercise the path"
+    assert live["observers"] == 1 and live["intervals"] == 0, live
+
+    # The user deletes the subgraph node: nothing of the editor inside it stays running.
+    press_on_canvas(page, "Delete")
+    page.wait_for_function("() => !app.graph._nodes.some(n => n === window.__sdeSub)")
+    page.wait_for_function("() => window.__sdeLive.observers.size === 0", timeout=5_000)
+    live = page.evaluate(LIVE)
+    assert live == {**live, "intervals": 0, "observers": 0}, live
+    assert page.evaluate("() => window.__sdeInner.sdeDrag.attached") is False
+    page.evaluate("() => { delete window.__sdeSub; delete window.__sdeInner; }")

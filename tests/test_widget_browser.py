@@ -314,3 +314,44 @@ def test_the_editor_runs_no_timer_and_lets_go_of_its_observer_when_its_subgraph_
     assert live == {**live, "intervals": 0, "observers": 0}, live
     assert page.evaluate("() => window.__sdeInner.sdeDrag.attached") is False
     page.evaluate("() => { delete window.__sdeSub; delete window.__sdeInner; }")
+
+
+def load_with_points(page, text):
+    """The test graph saved with `text` in the points widget and loaded again, as a shared workflow would be."""
+    page.evaluate(BUILD, [IMAGE_NAME])
+    saved = page.evaluate("""(text) => { const n = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+      n.widgets.find(w => w.name === "points").value = text; return JSON.stringify(app.graph.serialize()); }""", text)
+    page.evaluate("() => app.graph.clear()")
+    page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
+    wait_for_image(page, "input")
+
+
+def test_points_written_as_x_y_objects_are_shown_and_kept_when_the_user_adds_a_pair(page):
+    """Issue 25.5: the server reads {"x", "y"} points; the editor showed none of them and the next click erased them."""
+    source, target = CLICKS[0]
+    text = json.dumps({"points": [[{"x": source[0], "y": source[1]}, {"x": target[0], "y": target[1]}]],
+                       "width": IMAGE_W, "height": IMAGE_H})
+    load_with_points(page, text)
+    state = page.evaluate(STATE)
+    assert state["status"] == f"1 pair · {IMAGE_W}×{IMAGE_H} px", state
+    assert state["value"] == text  # shown, not rewritten
+    r, g, b = drawn_color(page, source)
+    assert r > 200 and g < 120, (r, g, b)  # its red source dot
+    for point in CLICKS[1]:
+        page.mouse.click(*to_screen(page, point))
+    assert_pairs_near(page.evaluate(STATE)["value"], CLICKS)
+
+
+def test_a_text_the_server_would_refuse_is_named_kept_until_an_edit_and_back_on_undo(page):
+    text = "20,15 -> 50,30\n70,50 -> forty,10"  # the server refuses the whole text: it runs no half of it
+    load_with_points(page, text)
+    state = page.evaluate(STATE)
+    message = page.evaluate("() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.canvas.dataset.message")
+    assert message.startswith("drag_points: cannot read '70,50 -> forty,10'") and "Undo" in message, message
+    assert state["value"] == text and state["status"].startswith("0 pairs"), state
+    for point in CLICKS[0]:
+        page.mouse.click(*to_screen(page, point))
+    assert_pairs_near(page.evaluate(STATE)["value"], CLICKS[:1])
+    for _ in range(2):
+        page.locator("button[data-sde-drag=undo]").click()
+    assert page.evaluate(STATE)["value"] == text

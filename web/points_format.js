@@ -85,7 +85,7 @@ function fromText(text) {
     if (!line || line.startsWith("#")) continue;
     const s = SIZE.exec(line), m = !s && PAIR.exec(line);
     if (s) [width, height] = size(pyFloat(s[1]), pyFloat(s[2]));
-    else if (!m) refuse(`cannot read ${JSON.stringify(line.slice(0, 60))}; write one pair per line as 'sx,sy -> tx,ty'`);
+    else if (!m) refuse(`cannot read '${line.slice(0, 58)}'; write one pair per line as 'sx,sy -> tx,ty'`);
     else {
       const n = pairs.length + 1, v = m.slice(1).map(pyFloat);
       pairs.push([point(v.slice(0, 2), `pair ${n} source`), point(v.slice(2), `pair ${n} target`)]);

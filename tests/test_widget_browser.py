@@ -355,3 +355,21 @@ def test_a_text_the_server_would_refuse_is_named_kept_until_an_edit_and_back_on_
     for _ in range(2):
         page.locator("button[data-sde-drag=undo]").click()
     assert page.evaluate(STATE)["value"] == text
+
+
+def test_the_editor_follows_another_picture_chosen_upstream_with_no_timer(page):
+    """The editor learns of a new upstream choice from the frontend's events (the canvas redraw, the
+    graphChanged of the user's next click), not from polling; points picked on the former picture are
+    scaled to the new one."""
+    small = "sde_drag_widget_small.png"
+    (page.server.input_dir / small).write_bytes(png_bytes(IMAGE_W // 2, IMAGE_H // 2))
+    load_with_points(page, json.dumps({"points": [[[20, 15], [50, 30]]], "width": IMAGE_W, "height": IMAGE_H}))
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate("""(name) => { const w = app.graph._nodes.find(n => n.type === "LoadImage").widgets.find(w => w.name === "image");
+                                 w.value = name; w.callback?.(name); }""", small)  # as an upload or a pick in the list does
+    page.mouse.click(300, 650)  # the user's next click, on the empty canvas
+    page.wait_for_function(f"() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.status.textContent"
+                           f".endsWith('{IMAGE_W // 2}×{IMAGE_H // 2} px')", timeout=5_000)
+    editor = page.evaluate("() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.model.pairs")
+    assert editor == [[[10, 7.5], [25, 15]]], editor
+    assert page.evaluate(LIVE)["intervals"] == 0

@@ -103,7 +103,9 @@ class PointEditor {
   /** Follow the graph's events again (after a release, if the node came back). */
   attach() {
     if (this.attached) return;
-    [this.attached] = [true, editors.add(this.ref), this.resizeObserver.observe(this.canvas)];
+    this.attached = true;
+    editors.add(this.ref);
+    this.resizeObserver.observe(this.canvas);
   }
 
   release() { this.attached = false; editors.delete(this.ref); this.resizeObserver.disconnect(); }

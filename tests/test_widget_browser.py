@@ -373,3 +373,16 @@ def test_the_editor_follows_another_picture_chosen_upstream_with_no_timer(page):
     editor = page.evaluate("() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.model.pairs")
     assert editor == [[[10, 7.5], [25, 15]]], editor
     assert page.evaluate(LIVE)["intervals"] == 0
+
+
+def test_loading_another_workflow_lets_go_of_an_editor_inside_a_subgraph(page):
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    page.evaluate("""() => { const drag = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+                             app.graph.convertToSubgraph(new Set([drag])); }""")
+    page.evaluate("(wf) => app.loadGraphData(wf)", {"last_node_id": 0, "last_link_id": 0, "nodes": [], "links": [],
+                                                    "groups": [], "config": {}, "extra": {}, "version": 0.4})
+    page.wait_for_function("() => app.graph._nodes.length === 0")
+    page.wait_for_function("() => window.__sdeLive.observers.size === 0", timeout=5_000)
+    assert page.evaluate(LIVE)["intervals"] == 0

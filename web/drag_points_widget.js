@@ -96,6 +96,7 @@ class PointEditor {
     this.widget = node.addDOMWidget("drag_points_canvas", "sde_drag_points", this.root, {
       serialize: false, hideOnZoom: false, getValue: () => "", setValue: () => {}, getMinHeight: () => 160 });
     this.widget.serialize = false; // neither in the prompt nor in widgets_values
+    chain(this.store, "callback", () => this.refresh()); // the text edited elsewhere (a side panel, another extension)
     [this.ref, this.resizeObserver] = [new WeakRef(this), new ResizeObserver(() => this.draw())];
     this.refresh();
   }

@@ -238,3 +238,151 @@ def test_a_workflow_with_html_in_its_title_and_points_loads_as_plain_text(page):
     page.screenshot(path=str(ARTIFACTS / f"xss-{page.frontend}.png"))
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src=x]").count() == 0
+
+
+# Counts, from inside the page, the timers and ResizeObservers that the pack's scripts start and have not let
+# go; and the frontend's graphChanged events (what a user's edit fires). Installed once per page.
+COUNT_RESOURCES = """async () => {
+  if (window.__sdeLive) return;
+  const live = window.__sdeLive = {intervals: new Set(), observers: new Set(), graphChanged: 0};
+  const ours = () => /\\/extensions\\/ComfyUI-SDE-Drag\\//.test(new Error().stack);
+  const [setInterval0, clearInterval0] = [window.setInterval, window.clearInterval];
+  window.setInterval = function (...args) { const id = setInterval0.apply(this, args); if (ours()) live.intervals.add(id); return id; };
+  window.clearInterval = function (id) { live.intervals.delete(id); return clearInterval0.call(this, id); };
+  window.ResizeObserver = class extends window.ResizeObserver {
+    observe(...args) { if (ours()) live.observers.add(this); return super.observe(...args); }
+    disconnect() { live.observers.delete(this); return super.disconnect(); }
+  };
+  const { api } = await import("/scripts/api.js");
+  api.addEventListener("graphChanged", () => live.graphChanged++);
+}"""
+LIVE = "() => ({intervals: window.__sdeLive.intervals.size, observers: window.__sdeLive.observers.size, graphChanged: window.__sdeLive.graphChanged})"
+
+
+def press_on_canvas(page, key):
+    """A key pressed as a user does, with the graph canvas focused (the frontend's change tracker sees it)."""
+    page.evaluate("() => (app.canvas.canvas.focus?.(), undefined)")
+    page.keyboard.press(key)
+    page.wait_for_timeout(300)
+
+
+def test_the_editor_runs_no_timer_and_lets_go_of_its_observer_when_its_subgraph_is_deleted(page):
+    """Issue 25.6: the 300 ms timer and the ResizeObserver were released only in onRemoved, which 1.32.9 does
+    not call for the nodes inside a subgraph when the subgraph node is deleted."""
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    for point in CLICKS[0]:
+        page.mouse.click(*to_screen(page, point))
+    live = page.evaluate(LIVE)
+    assert live["intervals"] == 0, f"the editor polls: {live}"
+    assert live["observers"] == 1, live
+
+    # Into a subgraph: the node inside is a new node with its own editor, the points travel with it.
+    inner = page.evaluate("""() => {
+      const drag = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+      window.__sdeSub = app.graph.convertToSubgraph(new Set([drag])).node;
+      const inner = window.__sdeInner = window.__sdeSub.subgraph._nodes.find(n => n.type === "SDEDragPoints");
+      app.canvas.deselectAll?.(); app.canvas.selectNode(window.__sdeSub); app.graph.setDirtyCanvas(true, true);
+      return {value: inner.widgets.find(w => w.name === "points").value, pairs: inner.sdeDrag.model.pairs.length,
+              outer: drag.graph ? "still in the graph" : "removed"};
+    }""")
+    assert inner["outer"] == "removed" and inner["pairs"] == 1, inner
+    assert_pairs_near(inner["value"], CLICKS[:1])
+    # A graph event while the subgraph node stands (the user drags it by its title) keeps the editor inside alive.
+    before = page.evaluate(LIVE)["graphChanged"]
+    x, y = page.evaluate("""() => { const n = window.__sdeSub, dom = document.querySelector(`[data-node-id="${n.id}"]`);
+      if (dom) { const r = dom.getBoundingClientRect(); return [r.left + 30, r.top + 12]; }
+      const ds = app.canvas.ds, r = app.canvas.canvas.getBoundingClientRect();
+      return [r.left + (n.pos[0] + 30 + ds.offset[0]) * ds.scale, r.top + (n.pos[1] - LiteGraph.NODE_TITLE_HEIGHT / 2 + ds.offset[1]) * ds.scale];
+    }""")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 20, y + 10)
+    page.mouse.move(x + 40, y + 20)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    live = page.evaluate(LIVE)
+    assert live["graphChanged"] > before, "the frontend fired no graphChanged: the test did not exercise the path"
+    assert live["observers"] == 1 and live["intervals"] == 0, live
+
+    # The user deletes the subgraph node: nothing of the editor inside it stays running.
+    press_on_canvas(page, "Delete")
+    page.wait_for_function("() => !app.graph._nodes.some(n => n === window.__sdeSub)")
+    page.wait_for_function("() => window.__sdeLive.observers.size === 0", timeout=5_000)
+    live = page.evaluate(LIVE)
+    assert live == {**live, "intervals": 0, "observers": 0}, live
+    assert page.evaluate("() => window.__sdeInner.sdeDrag.attached") is False
+    page.evaluate("() => { delete window.__sdeSub; delete window.__sdeInner; }")
+
+
+def load_with_points(page, text):
+    """The test graph saved with `text` in the points widget and loaded again, as a shared workflow would be."""
+    page.evaluate(BUILD, [IMAGE_NAME])
+    saved = page.evaluate("""(text) => { const n = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+      n.widgets.find(w => w.name === "points").value = text; return JSON.stringify(app.graph.serialize()); }""", text)
+    page.evaluate("() => app.graph.clear()")
+    page.evaluate("(wf) => app.loadGraphData(JSON.parse(wf))", saved)
+    wait_for_image(page, "input")
+
+
+def test_points_written_as_x_y_objects_are_shown_and_kept_when_the_user_adds_a_pair(page):
+    """Issue 25.5: the server reads {"x", "y"} points; the editor showed none of them and the next click erased them."""
+    source, target = CLICKS[0]
+    text = json.dumps({"points": [[{"x": source[0], "y": source[1]}, {"x": target[0], "y": target[1]}]],
+                       "width": IMAGE_W, "height": IMAGE_H})
+    load_with_points(page, text)
+    state = page.evaluate(STATE)
+    assert state["status"] == f"1 pair · {IMAGE_W}×{IMAGE_H} px", state
+    assert state["value"] == text  # shown, not rewritten
+    r, g, b = drawn_color(page, source)
+    assert r > 200 and g < 120, (r, g, b)  # its red source dot
+    for point in CLICKS[1]:
+        page.mouse.click(*to_screen(page, point))
+    assert_pairs_near(page.evaluate(STATE)["value"], CLICKS)
+
+
+def test_a_text_the_server_would_refuse_is_named_kept_until_an_edit_and_back_on_undo(page):
+    text = "20,15 -> 50,30\n70,50 -> forty,10"  # the server refuses the whole text: it runs no half of it
+    load_with_points(page, text)
+    state = page.evaluate(STATE)
+    message = page.evaluate("() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.canvas.dataset.message")
+    assert message.startswith("drag_points: cannot read '70,50 -> forty,10'") and "Undo" in message, message
+    assert state["value"] == text and state["status"].startswith("0 pairs"), state
+    for point in CLICKS[0]:
+        page.mouse.click(*to_screen(page, point))
+    assert_pairs_near(page.evaluate(STATE)["value"], CLICKS[:1])
+    for _ in range(2):
+        page.locator("button[data-sde-drag=undo]").click()
+    assert page.evaluate(STATE)["value"] == text
+
+
+def test_the_editor_follows_another_picture_chosen_upstream_with_no_timer(page):
+    """The editor learns of a new upstream choice from the frontend's events (the canvas redraw, the
+    graphChanged of the user's next click), not from polling; points picked on the former picture are
+    scaled to the new one."""
+    small = "sde_drag_widget_small.png"
+    (page.server.input_dir / small).write_bytes(png_bytes(IMAGE_W // 2, IMAGE_H // 2))
+    load_with_points(page, json.dumps({"points": [[[20, 15], [50, 30]]], "width": IMAGE_W, "height": IMAGE_H}))
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate("""(name) => { const w = app.graph._nodes.find(n => n.type === "LoadImage").widgets.find(w => w.name === "image");
+                                 w.value = name; w.callback?.(name); }""", small)  # as an upload or a pick in the list does
+    page.mouse.click(300, 650)  # the user's next click, on the empty canvas
+    page.wait_for_function(f"() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.status.textContent"
+                           f".endsWith('{IMAGE_W // 2}×{IMAGE_H // 2} px')", timeout=5_000)
+    editor = page.evaluate("() => app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag.model.pairs")
+    assert editor == [[[10, 7.5], [25, 15]]], editor
+    assert page.evaluate(LIVE)["intervals"] == 0
+
+
+def test_loading_another_workflow_lets_go_of_an_editor_inside_a_subgraph(page):
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    page.evaluate("""() => { const drag = app.graph._nodes.find(n => n.type === "SDEDragPoints");
+                             app.graph.convertToSubgraph(new Set([drag])); }""")
+    page.evaluate("(wf) => app.loadGraphData(wf)", {"last_node_id": 0, "last_link_id": 0, "nodes": [], "links": [],
+                                                    "groups": [], "config": {}, "extra": {}, "version": 0.4})
+    page.wait_for_function("() => app.graph._nodes.length === 0")
+    page.wait_for_function("() => window.__sdeLive.observers.size === 0", timeout=5_000)
+    assert page.evaluate(LIVE)["intervals"] == 0

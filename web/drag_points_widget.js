@@ -1,39 +1,17 @@
 // Drag Points widget: pick source -> target pairs on the image that feeds the node.
 // The pairs live in image pixels as JSON in the node's `points` widget, so saving, reloading,
 // copy/paste and resizing keep them. Nothing from the workflow is ever parsed as HTML.
+// No timer: it redraws on the frontend's events (graph changes, runs, links, resizes, image loads), and
+// an editor whose node left the workflow by any path (onRemoved is not called for nodes inside a
+// subgraph on every frontend) lets its observer go at the next graph event.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { frameOf, paint } from "./points_canvas.js";
+import { parsePoints } from "./points_format.js";
 
 const NODE_TYPE = "SDEDragPoints";
 const HIT_PX = 10; // how near (screen px) a press must be to grab a point
 const MAX_UNDO = 100;
-const COLOR = { source: "#ff4d4f", target: "#3b82f6", line: "#ffffff", shadow: "rgba(0,0,0,0.75)" };
-const NUMBER = /[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?/gi;
-
-/** {pairs, width, height} from the widget text: the JSON form, or the "sx,sy -> tx,ty" lines the node reads too. */
-export function parsePoints(text) {
-  const out = { pairs: [], width: 0, height: 0 };
-  const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : NaN);
-  const setSize = (w, h) => { if (w >= 1 && h >= 1) [out.width, out.height] = [Math.round(w), Math.round(h)]; };
-  if (typeof text !== "string") return out;
-  if (!/^\s*[[{]/.test(text)) {
-    for (const line of text.split(/[;\n]/)) {
-      const n = (line.match(NUMBER) || []).map(Number);
-      if (/^\s*size/i.test(line) && n.length === 2) setSize(n[0], n[1]);
-      else if (/->|=>|>|\bto\b/.test(line) && n.length === 4) out.pairs.push([[n[0], n[1]], [n[2], n[3]]]);
-    }
-    return out;
-  }
-  try {
-    let data = JSON.parse(text);
-    if (Array.isArray(data)) data = { points: data };
-    out.pairs = (Array.isArray(data?.points) ? data.points : [])
-      .map((p) => [[num(p?.[0]?.[0]), num(p?.[0]?.[1])], [num(p?.[1]?.[0]), num(p?.[1]?.[1])]])
-      .filter((p) => p.flat().every(Number.isFinite));
-    setSize(num(data?.width), num(data?.height));
-  } catch { /* not JSON after all: no points */ }
-  return out;
-}
 
 function viewUrl(name, type, subfolder = "") {
   const annotated = /^(.*) \[(input|output|temp)\]$/.exec(name);
@@ -85,6 +63,27 @@ function el(tag, style, text = "") {
   return e;
 }
 
+const editors = new Set(); // WeakRefs to the editors that follow the graph's events
+
+/** Whether `node` is still in the workflow: in the root graph, or in a subgraph that a node in the workflow opens. */
+function inWorkflow(node, depth = 0) {
+  const graph = node?.graph, root = app.rootGraph ?? app.graph;
+  if (!graph || graph.getNodeById?.(node.id) !== node || depth > 32) return false;
+  if (graph === root) return true;
+  const hosts = [root, ...(root?.subgraphs?.values?.() ?? [])].flatMap((g) => g._nodes ?? []);
+  return hosts.some((host) => host.subgraph === graph && inWorkflow(host, depth + 1));
+}
+
+/** On a graph event: every live editor re-reads its node; one whose node has gone is let go. */
+function refreshAll() {
+  for (const ref of [...editors]) {
+    const editor = ref.deref();
+    if (!editor) editors.delete(ref);
+    else if (inWorkflow(editor.node)) editor.refresh();
+    else editor.release();
+  }
+}
+
 class PointEditor {
   constructor(node) {
     this.node = node;
@@ -97,11 +96,20 @@ class PointEditor {
     this.widget = node.addDOMWidget("drag_points_canvas", "sde_drag_points", this.root, {
       serialize: false, hideOnZoom: false, getValue: () => "", setValue: () => {}, getMinHeight: () => 160 });
     this.widget.serialize = false; // neither in the prompt nor in widgets_values
-    this.resizeObserver = new ResizeObserver(() => this.draw());
-    this.resizeObserver.observe(this.canvas);
-    this.timer = setInterval(() => this.tick(), 300); // follows the upstream image choice
-    this.tick();
+    chain(this.store, "callback", () => this.refresh()); // the text edited elsewhere (a side panel, another extension)
+    [this.ref, this.resizeObserver] = [new WeakRef(this), new ResizeObserver(() => this.draw())];
+    this.refresh();
   }
+
+  /** Follow the graph's events again (after a release, if the node came back). */
+  attach() {
+    if (this.attached) return;
+    this.attached = true;
+    editors.add(this.ref);
+    this.resizeObserver.observe(this.canvas);
+  }
+
+  release() { this.attached = false; editors.delete(this.ref); this.resizeObserver.disconnect(); }
 
   buildDom() {
     this.root = el("div", { display: "flex", flexDirection: "column", gap: "4px", width: "100%", height: "100%" });
@@ -118,6 +126,7 @@ class PointEditor {
       return b;
     };
     this.status = el("span", { flex: "1", textAlign: "right", opacity: "0.8", whiteSpace: "nowrap", overflow: "hidden" });
+    this.canvas.addEventListener("pointerenter", () => this.refresh()); // an upload may have landed since the last event
     bar.append(button("Undo", () => this.undo()), button("Clear", () => this.edit(() => { this.model.pairs = []; this.pending = null; })), this.status);
     this.root.append(this.canvas, bar);
     const handlers = { pointerdown: this.onDown, pointermove: this.onMove, pointerup: this.onUp, pointercancel: this.onUp,
@@ -129,13 +138,15 @@ class PointEditor {
   sync() {
     if (this.store.value === this.seen) return false;
     this.seen = this.store.value;
-    this.model = parsePoints(this.seen);
-    this.pending = null;
+    [this.model, this.pending] = [parsePoints(this.seen), null];
+    if (this.model.error) this.model.raw = this.seen; // kept until an edit replaces it, and back on Undo
     this.fitModelToImage();
     return true;
   }
 
-  tick() {
+  /** Re-read the upstream image choice and the widget text; redraw when either changed. */
+  refresh() {
+    this.attach();
     const { url, hint } = upstreamImage(this.node);
     const changed = hint !== this.hint;
     this.hint = hint;
@@ -156,8 +167,9 @@ class PointEditor {
     Object.assign(img, { onload: () => settle(true), onerror: () => settle(false), src: url });
   }
 
-  /** What the frame says while it has no picture (words, never an empty frame). */
+  /** What the frame says: why the node would refuse the text, or why there is no picture (never an empty frame). */
   message() {
+    if (this.model.error) return `${this.model.error}. A click starts a new list (Undo brings the text back).`;
     if (this.img) return "";
     if (this.url && this.failed) return "The image could not be loaded: run once to see it";
     if (this.url) return "Loading the image…";
@@ -180,13 +192,7 @@ class PointEditor {
     [m.width, m.height] = [w, h];
   }
 
-  /** Where the image lies on the canvas (canvas pixels): contained and centred; null with no size. */
-  frame() {
-    const { width: w, height: h } = this.model, c = this.canvas;
-    if (!w || !h || !c.width || !c.height) return null;
-    const s = Math.min(c.width / w, c.height / h);
-    return { x: (c.width - w * s) / 2, y: (c.height - h * s) / 2, s, w, h };
-  }
+  frame() { return frameOf(this.canvas, this.model.width, this.model.height); }
 
   /** A pointer event in image pixels, mapped through the on-screen box (any zoom, either renderer), and the nearest point. */
   eventPoint(e) {
@@ -237,7 +243,7 @@ class PointEditor {
 
   snapshot() { return JSON.stringify([this.model, this.pending]); }
   remember() { this.undoStack = [...this.undoStack.slice(1 - MAX_UNDO), this.snapshot()]; }
-  edit(change) { this.remember(); change(); this.commit(); }
+  edit(change) { this.remember(); this.model.error = null; change(); this.commit(); }
 
   undo() {
     const last = this.undoStack.pop();
@@ -245,11 +251,11 @@ class PointEditor {
     if (last) this.commit();
   }
 
-  /** Write the pairs (image pixels, to 0.1 px) into the node's `points` widget and redraw. */
+  /** Write the pairs (image pixels, to 0.1 px) into the node's `points` widget (a refused text: as it was) and redraw. */
   commit() {
     const round = (p) => p.map((v) => Math.round(v * 10) / 10);
-    const { pairs, width, height } = this.model;
-    this.seen = JSON.stringify({ points: pairs.map(([s, t]) => [round(s), round(t)]), width, height });
+    const { pairs, width, height, error, raw } = this.model;
+    this.seen = error ? raw : JSON.stringify({ points: pairs.map(([s, t]) => [round(s), round(t)]), ...(width && { width, height }) });
     this.store.value = this.seen;
     this.node.setDirtyCanvas?.(true, true);
     app.graph?.change?.();
@@ -260,62 +266,11 @@ class PointEditor {
     const c = this.canvas, dpr = window.devicePixelRatio || 1, { pairs, width, height } = this.model;
     const w = Math.max(1, Math.round(c.clientWidth * dpr)), h = Math.max(1, Math.round(c.clientHeight * dpr));
     if (c.width !== w || c.height !== h) [c.width, c.height] = [w, h];
-    const g = c.getContext("2d"), f = this.frame(), radius = 5 * dpr;
     const count = `${pairs.length} pair${pairs.length === 1 ? "" : "s"}${this.pending ? " + source" : ""}`;
     this.status.textContent = `${count} · ${width ? `${width}×${height} px` : "no image"}`;
-    g.clearRect(0, 0, w, h);
-    Object.assign(g, { font: `${Math.round(12 * dpr)}px sans-serif`, textAlign: "center", textBaseline: "middle", lineCap: "round" });
-    const words = this.message();
-    this.canvas.dataset.message = words;
-    if (f) {
-      g.fillStyle = "#2a2a2a";
-      if (this.img) g.drawImage(this.img, f.x, f.y, f.w * f.s, f.h * f.s);
-      else g.fillRect(f.x, f.y, f.w * f.s, f.h * f.s);
-    }
-    if (words) this.writeLines(g, words, w, h, dpr);
-    if (!f) return;
-    const at = (p) => [f.x + p[0] * f.s, f.y + p[1] * f.s];
-    const stroke = (color, lineWidth, path, dash = []) => {
-      Object.assign(g, { strokeStyle: color, lineWidth: lineWidth * dpr });
-      g.setLineDash(dash); g.beginPath(); path(); g.stroke();
-    };
-    const dot = (p, color, ring = false) => {
-      const [x, y] = at(p), circle = (rad) => () => g.arc(x, y, rad, 0, 2 * Math.PI);
-      g.beginPath(); circle(radius)(); g.fillStyle = color; g.fill();
-      stroke(COLOR.shadow, 1.5, circle(radius));
-      if (ring) stroke(COLOR.line, 1.5, circle(2 * radius), [3 * dpr, 3 * dpr]);
-    };
-    pairs.forEach(([s, t], i) => {
-      const [x0, y0] = at(s), [tx, ty] = at(t), a = Math.atan2(ty - y0, tx - x0), head = 10 * dpr;
-      const [x1, y1] = [tx - (radius + dpr) * Math.cos(a), ty - (radius + dpr) * Math.sin(a)]; // tip at the dot's rim
-      const barb = (da) => g.lineTo(x1 - head * Math.cos(a + da), y1 - head * Math.sin(a + da));
-      const arrow = () => { g.moveTo(x0, y0); g.lineTo(x1, y1); barb(-0.45); g.moveTo(x1, y1); barb(0.45); };
-      stroke(COLOR.shadow, 4, arrow);
-      stroke(COLOR.line, 2, arrow);
-      dot(s, COLOR.source);
-      dot(t, COLOR.target);
-      const [lx, ly] = [x0 - (radius + 8 * dpr) * Math.cos(a), y0 - (radius + 8 * dpr) * Math.sin(a)]; // behind the source
-      Object.assign(g, { lineWidth: 3 * dpr, strokeStyle: COLOR.shadow, fillStyle: COLOR.line });
-      g.strokeText(String(i + 1), lx, ly);
-      g.fillText(String(i + 1), lx, ly);
-    });
-    if (this.pending) dot(this.pending, COLOR.source, true);
+    c.dataset.message = this.message();
+    paint(c, { frame: this.frame(), img: this.img, pairs, pending: this.pending, words: c.dataset.message, dpr });
   }
-
-  /** `text` centred on the canvas, wrapped to its width. */
-  writeLines(g, text, w, h, dpr) {
-    const lines = [];
-    for (const word of text.split(" ")) {
-      const line = lines.length ? `${lines.at(-1)} ${word}` : word;
-      if (lines.length && g.measureText(line).width <= w - 16 * dpr) lines[lines.length - 1] = line;
-      else lines.push(word);
-    }
-    const step = 16 * dpr, top = h / 2 - ((lines.length - 1) * step) / 2;
-    Object.assign(g, { fillStyle: "#bbb", strokeStyle: "rgba(0,0,0,0.8)", lineWidth: 3 * dpr });
-    lines.forEach((line, i) => { g.strokeText(line, w / 2, top + i * step); g.fillText(line, w / 2, top + i * step); });
-  }
-
-  dispose() { clearInterval(this.timer); this.resizeObserver.disconnect(); }
 }
 
 app.registerExtension({
@@ -328,8 +283,11 @@ app.registerExtension({
       this.sdeDrag = new PointEditor(this);
       this.setSize?.([Math.max(this.size[0], 300), Math.max(this.size[1], 340)]);
     });
-    chain(proto, "onConfigure", function () { this.sdeDrag?.tick(); });
+    for (const hook of ["onAdded", "onConfigure", "onConnectionsChange", "onDrawForeground"])
+      chain(proto, hook, function () { this.sdeDrag?.refresh(); });
     chain(proto, "onExecuted", function (output) { this.sdeDrag?.onExecuted(output); });
-    chain(proto, "onRemoved", function () { this.sdeDrag?.dispose(); });
+    chain(proto, "onRemoved", function () { this.sdeDrag?.release(); });
   },
+  setup() { for (const type of ["graphChanged", "executed"]) api.addEventListener(type, refreshAll); },
+  afterConfigureGraph: refreshAll,
 });

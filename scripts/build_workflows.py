@@ -61,25 +61,40 @@ PAPER = {**PRESETS.PAPER, "seed": 1234}
 LARGE = {**PAPER, "step_size": 4, "r": 10}
 # The fast preset: the paper's with 25 steps (an eighth of its model calls; README "Performance", figure 5).
 FAST = {**PRESETS.FAST, "seed": 1234}
-REAL_NOTE = ("Models, pictures and prompts are yours to change: the file names are the usual distributions' "
-             "(the frontend offers a missing one for download).")
-DEMO_NOTE = "Runs as is on the pack's 64x64 demo model. For SD1.5, SDXL or Flux open templates 11-16."
-PICTURE, PICTURE_MASK = "sde_drag_example.png", "sde_drag_example_mask.png"
+REAL_NOTE = ("Models, picture and prompts are yours to change: the file names are ComfyUI's own templates' (the "
+             "frontend offers a missing one for download).")
+DEMO_NOTE = "Runs as is on the pack's 64x64 demo model. For SD1.5, SDXL or Flux open templates 11-17."
+# The real-checkpoint templates' picture (example_pictures/, copied into ComfyUI's input folder at load): the
+# coffee photograph with its mask painted in as Load Image's own mask (MaskEditor's alpha).
+PICTURE = "sde_drag_coffee.png"
+PICTURE_SIZE = (600, 400)
+# Its drag: the spoon, 60 px of the photograph to the right (bowl and handle end), in the photograph's pixels.
+SPOON_DRAG = [[[365, 285], [425, 285]], [[410, 75], [470, 75]]]
 
 HF = "https://huggingface.co/"
-MODELS = {  # file name -> (models/ folder, download address)
-    "v1-5-pruned-emaonly.safetensors": (
-        "checkpoints", HF + "stable-diffusion-v1-5/stable-diffusion-v1-5/resolve/main/v1-5-pruned-emaonly.safetensors"),
+MODELS = {  # file name -> (models/ folder, download address), as ComfyUI's own templates name them
+    "v1-5-pruned-emaonly-fp16.safetensors": (
+        "checkpoints", HF + "Comfy-Org/stable-diffusion-v1-5-archive/resolve/main/v1-5-pruned-emaonly-fp16.safetensors"),
     "sd_xl_base_1.0.safetensors": (
         "checkpoints", HF + "stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_base_1.0.safetensors"),
     "flux1-dev.safetensors": ("diffusion_models", HF + "Comfy-Org/flux1-dev/resolve/main/flux1-dev.safetensors"),
+    "flux1-dev-fp8.safetensors": ("checkpoints", HF + "Comfy-Org/flux1-dev/resolve/main/flux1-dev-fp8.safetensors"),
     "clip_l.safetensors": ("text_encoders", HF + "comfyanonymous/flux_text_encoders/resolve/main/clip_l.safetensors"),
-    "t5xxl_fp8_e4m3fn.safetensors": (
-        "text_encoders", HF + "comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp8_e4m3fn.safetensors"),
+    "t5xxl_fp16.safetensors": (
+        "text_encoders", HF + "comfyanonymous/flux_text_encoders/resolve/main/t5xxl_fp16.safetensors"),
     "ae.safetensors": ("vae", HF + "Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/split_files/vae/ae.safetensors"),
+}
+SD15_FILE, SDXL_FILE, FLUX_FP8_FILE = ("v1-5-pruned-emaonly-fp16.safetensors", "sd_xl_base_1.0.safetensors",
+                                       "flux1-dev-fp8.safetensors")
+LICENCES = {
+    "sd15": "Licence: CreativeML Open RAIL-M (Stable Diffusion 1.5).",
+    "sdxl": "Licence: CreativeML Open RAIL++-M (SDXL 1.0).",
+    "flux": ("Licence: FLUX.1 [dev] Non-Commercial License (Black Forest Labs): accept it on the model's "
+             "Hugging Face page before the download, and read it for what it allows."),
 }
 
 GAP_X, GAP_Y, TITLE = 60, 50, 36  # between columns, between nodes in a column; title bar (drawn above pos)
+GROUP_PAD, GROUP_TITLE = 12, 38  # a group's margin around its nodes; its title bar
 MIN_SIZE = {  # room for what a node shows beyond its widgets: the point editor, a saved picture's preview
     "MarkdownNote": [440, 380], "SDEDragPoints": [360, 400], "SaveImage": [300, 330], "SaveAnimatedWEBP": [300, 380],
     "LoadImage": [320, 380]}
@@ -109,7 +124,7 @@ class Sheet:
     gives each node the size the frontends draw it at (at least) and a position clear of every other node."""
 
     def __init__(self, builder, sizes: dict):
-        self.b, self.sizes, self.columns = builder, sizes, {}
+        self.b, self.sizes, self.columns, self.groups = builder, sizes, {}, []
         self.stamp, self.pack_ids = pack_stamp(), pack_node_ids()
 
     def add(self, kind, column, widgets=None, title=None, size=None, properties=None):
@@ -132,6 +147,12 @@ class Sheet:
                 self.connect(*origin, node, name)
         return node
 
+    def group(self, columns, title):
+        """A titled group around every node of `columns` (one column or a (first, last) range), drawn after
+        `place()`."""
+        first, last = (columns, columns) if isinstance(columns, int) else columns
+        self.groups.append((title, first, last))
+
     def place(self):
         x = 20
         for column in sorted(self.columns):
@@ -141,6 +162,14 @@ class Sheet:
                 node["pos"] = [x, y]
                 y += node["size"][1] + TITLE + GAP_Y
             x += max(node["size"][0] for node in nodes) + GAP_X
+        for title, first, last in self.groups:
+            inside = [self.b.nodes[i - 1] for c in range(first, last + 1) for i in self.columns.get(c, [])]
+            x0 = min(n["pos"][0] for n in inside) - GROUP_PAD
+            y0 = min(n["pos"][1] for n in inside) - TITLE - GROUP_TITLE
+            x1 = max(n["pos"][0] + n["size"][0] for n in inside) + GROUP_PAD
+            y1 = max(n["pos"][1] + n["size"][1] for n in inside) + GROUP_PAD
+            self.b.groups.append({"title": title, "bounding": [x0, y0, x1 - x0, y1 - y0], "color": "#3f789e",
+                                  "font_size": 24, "flags": {}})
 
 
 class Demo:
@@ -297,126 +326,176 @@ def wf_composable(s):
 # ---- real-checkpoint templates ----
 
 class Real:
-    """A checkpoint (or Flux's three loaders), the picture, its mask, prompts and VAE encode."""
+    """A real checkpoint's front: its loaders, the picture with the mask painted in (Load Image's MASK), one
+    resize of both to the model's size, the prompts and VAE Encode, each step in a titled group (columns 0-3)."""
 
-    def __init__(self, s: Sheet, note: str, family: str, prompt: str, negative: str | None = "blurry, deformed"):
-        self.s = s
-        s.add("MarkdownNote", 0, {"text": note + "\n\n" + REAL_NOTE})
+    def __init__(self, s: Sheet, note: str, family: str, prompt: str, size: tuple, negative: str | None = "blurry"):
+        self.s, self.size = s, size
+        s.add("MarkdownNote", 0, {"text": note + "\n\n" + LICENCES["flux" if family.startswith("flux") else family]
+                                  + "\n\n" + REAL_NOTE})
         if family == "flux":
             unet = s.add("UNETLoader", 0, {"unet_name": "flux1-dev.safetensors"},
                          properties={"models": [model_info("flux1-dev.safetensors")]})
             clip = s.add("DualCLIPLoader", 0, {"clip_name1": "clip_l.safetensors",
-                                               "clip_name2": "t5xxl_fp8_e4m3fn.safetensors", "type": "flux"},
+                                               "clip_name2": "t5xxl_fp16.safetensors", "type": "flux"},
                          properties={"models": [model_info("clip_l.safetensors"),
-                                                model_info("t5xxl_fp8_e4m3fn.safetensors")]})
+                                                model_info("t5xxl_fp16.safetensors")]})
             vae = s.add("VAELoader", 0, {"vae_name": "ae.safetensors"},
                         properties={"models": [model_info("ae.safetensors")]})
             self.model, self.clip, self.vae = (unet, 0), (clip, 0), (vae, 0)
         else:
-            name = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}[family]
+            name = {"sd15": SD15_FILE, "sdxl": SDXL_FILE, "flux_fp8": FLUX_FP8_FILE}[family]
             ckpt = s.add("CheckpointLoaderSimple", 0, {"ckpt_name": name}, properties={"models": [model_info(name)]})
             self.model, self.clip, self.vae = (ckpt, 0), (ckpt, 1), (ckpt, 2)
-        self.image = s.add("LoadImage", 1, {"image": PICTURE}, title="Your picture")
-        # Load Image + Convert Image to Mask rather than Load Image (as Mask): frontend 1.58.1 reads the latter's
-        # saved widget values shifted by its upload button, so its channel would come up as "image".
-        mask_picture = s.add("LoadImage", 1, {"image": PICTURE_MASK}, title="Its mask (white = may change)")
-        self.mask = s.add("ImageToMask", 2, {"channel": "red"}, title="Mask from its red channel")
-        s.connect(mask_picture, 0, self.mask, "image")
-        pos = s.add("CLIPTextEncode", 2, {"text": prompt}, title="Prompt (describe the result)")
+        s.group(0, "1. The model")
+        picture = s.add("LoadImage", 1, {"image": PICTURE}, title="Your picture (right-click > Open in MaskEditor)")
+        s.add("MarkdownNote", 1, {"text": PAINT}, size=[320, 200])
+        s.group(1, "2. Your picture and its mask")
+        # One size for picture and mask: ImageScale on both (the mask through an image), the same crop.
+        width, height = size
+        self.image = s.add("ImageScale", 2, {"upscale_method": "lanczos", "width": width, "height": height,
+                                             "crop": "center"}, title="Resize the picture")
+        s.connect(picture, 0, self.image, "image")
+        as_image = s.add("MaskToImage", 2)
+        s.connect(picture, 1, as_image, "mask")
+        scaled = s.add("ImageScale", 2, {"upscale_method": "bilinear", "width": width, "height": height,
+                                         "crop": "center"}, title="Resize the mask (same size)")
+        s.connect(as_image, 0, scaled, "image")
+        self.mask = s.add("ImageToMask", 2, {"channel": "red"})
+        s.connect(scaled, 0, self.mask, "image")
+        s.group(2, f"3. Resize to {width}x{height}")
+        pos = s.add("CLIPTextEncode", 3, {"text": prompt}, title="Prompt (describe the result)")
         s.connect(*self.clip, pos, "clip")
         self.pos = (pos, 0)
-        if family == "flux":
-            guided = s.add("FluxGuidance", 2, {"guidance": 3.5})
+        if family.startswith("flux"):
+            guided = s.add("FluxGuidance", 3, {"guidance": 3.5})
             s.connect(pos, 0, guided, "conditioning")
             self.pos, self.neg = (guided, 0), None
         else:
-            neg = s.add("CLIPTextEncode", 2, {"text": negative}, title="Negative")
+            neg = s.add("CLIPTextEncode", 3, {"text": negative}, title="Negative")
             s.connect(*self.clip, neg, "clip")
             self.neg = (neg, 0)
-        enc = s.add("VAEEncode", 2)
+        enc = s.add("VAEEncode", 3)
         s.connect(self.image, 0, enc, "pixels")
         s.connect(*self.vae, enc, "vae")
         self.latent = (enc, 0)
+        s.group(3, "4. Prompt and encode")
 
-    def points(self, column, example):
-        points = self.s.add("SDEDragPoints", column, {"points": json.dumps(example)})
+    def points(self, column):
+        """Drag Points on the resized picture, with the spoon's drag scaled to it."""
+        pairs = [[list(resized_point(p, PICTURE_SIZE, self.size)) for p in pair] for pair in SPOON_DRAG]
+        example = {"points": pairs, "width": self.size[0], "height": self.size[1]}
+        points = self.s.add("SDEDragPoints", column, {"points": json.dumps(example)},
+                            title="Drag Points (click source, then target)")
         self.s.connect(self.image, 0, points, "image")
         return (points, 0)
 
 
-EXAMPLE_512 = {"points": [[[200, 256], [300, 256]]], "width": 512, "height": 512}
-EXAMPLE_1024 = {"points": [[[400, 512], [600, 512]]], "width": 1024, "height": 1024}
-PAINT = ("The mask: a white-on-black picture in 'Its mask', or paint one on your picture (right-click 'Your "
-         "picture' > Open in MaskEditor) and connect that node's MASK output where the mask goes instead.")
+SD15_SIZE, LARGE_SIZE = (768, 512), (1024, 1024)  # SD1.5: the photograph's 3:2; SDXL/Flux: its centre square
 
 
-def drag_template(s, r: Real, presets, column, prefix, model=None, **extra):
-    node = drag_node(s, model or r.model, r.pos, r.neg, r.latent, r.points(column, EXAMPLE_512 if presets in (PAPER, FAST)
-                                                                           else EXAMPLE_1024),
-                     (r.mask, 0), column + 1, presets, **extra)
-    decode_and_save(s, r.vae, node, 0, column + 2, prefix + "/result")
-    decode_and_save(s, r.vae, node, 1, column + 2, prefix + "/trajectory", animated=True)
+def resized_point(point, source: tuple, target: tuple) -> tuple:
+    """Where a pixel of a `source`-sized picture lands after ImageScale to `target` with crop "center"
+    (ComfyUI crops the source to the target's aspect, centred, then scales)."""
+    (sw, sh), (tw, th) = source, target
+    if sw * th > tw * sh:  # wider than the target: its sides are cropped
+        kept_w, kept_h = sh * tw / th, sh
+    else:
+        kept_w, kept_h = sw, sw * th / tw
+    x0, y0 = (sw - kept_w) / 2, (sh - kept_h) / 2
+    return round((point[0] - x0) * tw / kept_w), round((point[1] - y0) * th / kept_h)
+PAINT = ("**The mask** is the picture's own: white in MaskEditor = may change. The example photograph comes with "
+         "one painted around the spoon and the room it moves into, and its points drag the spoon to the right. For "
+         "your picture: load it, right-click > Open in MaskEditor, paint what may move and where it goes, save; "
+         "then click new points. No mask painted = an error naming the fix (disconnect the mask to edit "
+         "everywhere). Set the resize to your picture's shape.")
+
+
+def drag_template(s, r: Real, presets, prefix, model=None, **extra):
+    node = drag_node(s, model or r.model, r.pos, r.neg, r.latent, r.points(4), (r.mask, 0), 5, presets, **extra)
+    s.group((4, 5), "5. Points and the drag")
+    decode_and_save(s, r.vae, node, 0, 6, prefix + "/result")
+    decode_and_save(s, r.vae, node, 1, 6, prefix + "/trajectory", animated=True)
+    s.group((6, 7), "6. Decode and save")
 
 
 def wf_sd15_drag(s):
-    r = Real(s, "# SDE-Drag on SD1.5, the paper's presets\nLoad a 512x512 picture in 'Your picture', click a source "
-                "and its target in 'Drag Points' and press Run. Presets as the paper: steps 200, t0 0.6, cfg 3 "
-                "(ramped from 1), step_size 2 and r 5 latent cells (16 and 40 px), alpha 1.1, beta 0.3. " + PAINT,
-             "sd15", "a photo")
-    drag_template(s, r, PAPER, 3, "sde_drag_sd15")
+    r = Real(s, "# SDE-Drag on SD1.5, the paper's presets\nPress Run: the example photograph's spoon moves right. Then "
+                "load your own picture in 'Your picture', paint its mask, click a source and its target in 'Drag "
+                "Points'. Presets as the paper: steps 200, t0 0.6, cfg 3 (ramped from 1), step_size 2 and r 5 latent "
+                "cells (16 and 40 px), alpha 1.1, beta 0.3.", "sd15", "a spoon beside a cup of coffee", SD15_SIZE)
+    drag_template(s, r, PAPER, "sde_drag_sd15")
 
 
 def wf_sd15_fast(s):
     r = Real(s, "# SDE-Drag on SD1.5, fast preset\nThe paper's presets with 25 steps instead of 200: an eighth of "
                 "the model calls. Measured: on the demo model the result is as close to the truly moved scene as "
                 "with 200 steps (closer, within noise), and on a model with an exact score it keeps the paper "
-                "preset's accuracy and realism (README, Performance). Load a 512x512 picture in 'Your picture', click "
-                "a source and its target in 'Drag Points' and press Run. " + PAINT,
-             "sd15", "a photo")
-    drag_template(s, r, FAST, 3, "sde_drag_sd15_fast")
+                "preset's accuracy and realism (docs/findings.md). Press Run: the example photograph's spoon moves "
+                "right; then load your own picture and click new points.", "sd15", "a spoon beside a cup of coffee",
+             SD15_SIZE)
+    drag_template(s, r, FAST, "sde_drag_sd15_fast")
 
 
 def wf_sd15_lora(s):
     r = Real(s, "# SDE-Drag with identity LoRA on SD1.5\nIdentity LoRA fine-tunes a rank-4 LoRA on your picture "
                 "(100 steps, lr 2e-4, the paper's defaults) before the drag, so the dragged object keeps its look; "
                 "its scale ramps from lora_scale_min 0.5 at t0 to 1. Skip it (bypass the node) when the result only "
-                "reproduces the original. Training needs roughly 8-10 GB of GPU memory at 512x512. " + PAINT,
-             "sd15", "a photo")
-    lora = s.add("SDEDragIdentityLoRA", 3, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
+                "reproduces the original. Training needs roughly 8-10 GB of GPU memory at 512x512.", "sd15",
+             "a spoon beside a cup of coffee", SD15_SIZE)
+    lora = s.add("SDEDragIdentityLoRA", 4, {"rank": 4, "steps": 100, "learning_rate": 2e-4, "seed": 1234})
     s.wire(lora, model=r.model, positive=r.pos, latent=r.latent)
-    drag_template(s, r, PAPER, 3, "sde_drag_sd15_lora", model=(lora, 0), lora_scale_min=0.5)
+    drag_template(s, r, PAPER, "sde_drag_sd15_lora", model=(lora, 0), lora_scale_min=0.5)
 
 
 def wf_sd15_img2img_inpaint(s):
     r = Real(s, "# SDE vs ODE image-to-image and inpainting on SD1.5\nTop: SDEdit from t0 0.5 with the prompt, "
                 "eta 1 (SDE) vs eta 0 (ODE). Bottom: the mask's region regenerated from pure noise (t0 1); outside "
                 "it the picture is kept exactly. Same seed, steps (50, as the paper's scripts) and cfg for both "
-                "samplers: they differ only in eta. " + PAINT, "sd15", "a photo")
+                "samplers: they differ only in eta.", "sd15", "a cup of coffee on a wooden table", SD15_SIZE)
     for eta, name in ((1.0, "sde"), (0.0, "ode")):
-        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 3, f"{name.upper()} img2img (eta {eta:g})", 0.5,
+        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 4, f"{name.upper()} img2img (eta {eta:g})", 0.5,
                      cfg=7.5)
-        decode_and_save(s, r.vae, node, 0, 4, f"sde_drag_sd15/img2img_{name}")
+        decode_and_save(s, r.vae, node, 0, 5, f"sde_drag_sd15/img2img_{name}")
     for eta, name in ((1.0, "sde"), (0.0, "ode")):
-        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 3, f"{name.upper()} inpainting (eta {eta:g})", 1.0,
+        node = fresh(s, r.model, r.latent, r.pos, r.neg, eta, 4, f"{name.upper()} inpainting (eta {eta:g})", 1.0,
                      cfg=7.5, mask=(r.mask, 0))
-        decode_and_save(s, r.vae, node, 0, 4, f"sde_drag_sd15/inpaint_{name}")
+        decode_and_save(s, r.vae, node, 0, 5, f"sde_drag_sd15/inpaint_{name}")
+    s.group(4, "5. SDE and ODE, same seed")
+    s.group((5, 6), "6. Decode and save")
+
+
+LARGE_NOTE = ("r and step_size count latent cells; the latent of a 1024x1024 picture is 128x128, twice SD1.5's 64x64 "
+              "per side, so the presets double them: step_size 4 and r 10 (32 and 80 px, the same share of the "
+              "picture as the paper's 2 and 5 on SD1.5). The example is the photograph's centre square, scaled up "
+              "(soft): use a sharp picture of your own at this size.")
 
 
 def wf_sdxl_drag(s):
-    r = Real(s, "# SDE-Drag on SDXL at 1024x1024\nLoad a 1024x1024 picture. r and step_size count latent cells; "
-                "SDXL's latent of a 1024 picture is 128x128, twice SD1.5's 64x64 per side, so the presets double "
-                "them: step_size 4 and r 10 (32 and 80 px, the same share of the picture as the paper's 2 and 5 on "
-                "SD1.5). steps 200, t0 0.6, cfg 3 as the paper. " + PAINT, "sdxl", "a photo")
-    drag_template(s, r, LARGE, 3, "sde_drag_sdxl")
+    r = Real(s, "# SDE-Drag on SDXL at 1024x1024\nPress Run: the example photograph's spoon moves right. steps 200, "
+                "t0 0.6, cfg 3 as the paper. " + LARGE_NOTE, "sdxl", "a spoon beside a cup of coffee", LARGE_SIZE)
+    drag_template(s, r, LARGE, "sde_drag_sdxl")
+
+
+FLUX_NOTE = ("Flux dev is guidance-distilled: FluxGuidance 3.5 sets the guidance and the drag's cfg is 1 (one model "
+             "call per step, no negative prompt). On a flow model t0 is the same fraction of its flow schedule. "
+             "Lower steps to 100 for speed. ")
 
 
 def wf_flux_drag(s):
-    r = Real(s, "# SDE-Drag on Flux dev (rectified flow)\nFlux's loaders: UNETLoader flux1-dev, DualCLIPLoader "
-                "(clip_l + t5xxl_fp8_e4m3fn, type flux), VAELoader ae. Flux dev is guidance-distilled: FluxGuidance "
-                "3.5 sets the guidance and the drag's cfg is 1 (one model call per step, no negative prompt). "
-                "On a flow model t0 is the same fraction of its flow schedule. 1024x1024 picture, step_size 4 and "
-                "r 10 as for SDXL (128x128 latent). Lower steps to 100 for speed. " + PAINT, "flux", "a photo")
-    drag_template(s, r, {**LARGE, "cfg": 1.0}, 3, "sde_drag_flux")
+    r = Real(s, "# SDE-Drag on Flux dev (rectified flow)\nFlux's loaders as ComfyUI's own Flux template: Load "
+                "Diffusion Model flux1-dev, DualCLIPLoader (clip_l + t5xxl_fp16, type flux), Load VAE ae (about 32 GB "
+                "of files; for smaller cards open template 17, the single fp8 checkpoint). " + FLUX_NOTE + LARGE_NOTE,
+             "flux", "a spoon beside a cup of coffee", LARGE_SIZE)
+    drag_template(s, r, {**LARGE, "cfg": 1.0}, "sde_drag_flux")
+
+
+def wf_flux_fp8_drag(s):
+    r = Real(s, "# SDE-Drag on Flux dev fp8 (one checkpoint, smaller cards)\nComfyUI's single-file Flux dev fp8 "
+                "checkpoint (about 17 GB: diffusion model and T5 in fp8, clip_l, VAE) through Load Checkpoint, as "
+                "ComfyUI's own fp8 Flux example loads it; it needs less memory than template 15's files. "
+                + FLUX_NOTE + LARGE_NOTE, "flux_fp8", "a spoon beside a cup of coffee", LARGE_SIZE)
+    drag_template(s, r, {**LARGE, "cfg": 1.0}, "sde_drag_flux_fp8")
 
 
 DEMO_WORKFLOWS = {
@@ -436,6 +515,7 @@ REAL_WORKFLOWS = {
     "14 SDXL - SDE-Drag at 1024x1024": wf_sdxl_drag,
     "15 Flux dev - SDE-Drag on a rectified-flow model": wf_flux_drag,
     "16 SD1.5 - SDE-Drag fast preset": wf_sd15_fast,
+    "17 Flux dev fp8 - SDE-Drag on smaller cards": wf_flux_fp8_drag,
 }
 WORKFLOWS = {**DEMO_WORKFLOWS, **REAL_WORKFLOWS}
 

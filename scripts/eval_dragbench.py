@@ -211,7 +211,7 @@ def main(argv=None) -> int:
     p.add_argument("--models", type=Path, default=Path(os.environ.get("SDE_DRAG_MODEL_CACHE") or REPO / ".host" / "fullsize"),
                    help="checkpoints folder for the local servers")
     p.add_argument("--extra-nodes", type=Path, action="append", default=[], help="custom node folder to link in")
-    p.add_argument("--checkpoint", default="v1-5-pruned-emaonly.safetensors")
+    p.add_argument("--checkpoint", default="v1-5-pruned-emaonly-fp16.safetensors")
     p.add_argument("--tiny", action="store_true", help="the test suite's tiny model instead of a checkpoint")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--t0", type=float, default=0.2)

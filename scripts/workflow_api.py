@@ -104,7 +104,7 @@ class WorkflowBuilder:
 
     def __init__(self, node_classes: dict):
         self.classes = node_classes
-        self.nodes, self.links = [], []
+        self.nodes, self.links, self.groups = [], [], []
 
     def add(self, kind: str, pos, widgets: dict | None = None, title: str | None = None, size=None,
             properties: dict | None = None) -> int:
@@ -162,7 +162,7 @@ class WorkflowBuilder:
 
     def workflow(self) -> dict:
         return {"last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": self.nodes,
-                "links": self.links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [80, 60]}},
+                "links": self.links, "groups": self.groups, "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [80, 60]}},
                 "version": 0.4}
 
     def save(self, path) -> None:

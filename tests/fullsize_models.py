@@ -4,7 +4,8 @@ Each family's files carry the names the usual distributions give them and the ke
 own savers write, so ComfyUI's loaders (Load Checkpoint, Load Diffusion Model, DualCLIPLoader,
 Load VAE) detect them exactly as they detect the real files:
 
-- sd15:  checkpoints/v1-5-pruned-emaonly.safetensors (SD15, EPS; UNet 859.5 M, CLIP-L, VAE)
+- sd15:  checkpoints/v1-5-pruned-emaonly-fp16.safetensors (SD15, EPS; UNet 859.5 M, CLIP-L, VAE; the name
+         ComfyUI's own SD1.5 template installs)
 - sd21v: checkpoints/v2-1_768-ema-pruned.safetensors (SD20, V_PREDICTION, detected from the
          weights as for the real file; OpenCLIP-H)
 - sdxl:  checkpoints/sd_xl_base_1.0.safetensors (SDXL, EPS + ADM; UNet 2.57 B, CLIP-L + G)
@@ -14,6 +15,14 @@ Load VAE) detect them exactly as they detect the real files:
          24 T5-XXL layers: ComfyUI builds T5-XXL from a fixed 24-layer config and leaves missing
          layers uninitialised, so fewer layers are not possible; fp8 as users load it, kept in
          fp8 by ComfyUI on the CPU), vae/ae.safetensors (16-channel VAE).
+
+Two more, for the shipped Flux templates only (TEMPLATE_FAMILIES, not in the families suite):
+- flux_t5_fp16: the flux files with text_encoders/t5xxl_fp16.safetensors (T5-XXL in fp16, as
+  ComfyUI's own Flux dev template loads it; about 9 GiB more memory than fp8 on the CPU).
+- flux_fp8: checkpoints/flux1-dev-fp8.safetensors, ComfyUI's single-file fp8 checkpoint for
+  smaller cards: the diffusion model and T5-XXL in fp8, clip_l and the VAE in fp16, keys as
+  ComfyUI's checkpoint loader reads a Flux checkpoint (model.diffusion_model., text_encoders.
+  clip_l/t5xxl.transformer., vae.).
 
 How: the family's unet_config -> comfy.model_detection.model_config_from_unet_config -> the
 supported_models class -> get_model() built on the meta device (no memory), text encoders from
@@ -65,7 +74,7 @@ SD_VAE = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3
 # family -> what it is and the files it is made of (folder under ComfyUI's models/, file name)
 FAMILIES = {
     "sd15": {"config": "SD15", "model_type": "EPS", "unet": SD15_UNET,
-             "files": {"checkpoint": ("checkpoints", "v1-5-pruned-emaonly.safetensors")}},
+             "files": {"checkpoint": ("checkpoints", "v1-5-pruned-emaonly-fp16.safetensors")}},
     "sd21v": {"config": "SD20", "model_type": "V_PREDICTION", "unet": SD21_UNET,
               "files": {"checkpoint": ("checkpoints", "v2-1_768-ema-pruned.safetensors")}},
     "sdxl": {"config": "SDXL", "model_type": "EPS", "unet": SDXL_UNET,
@@ -76,6 +85,14 @@ FAMILIES = {
                        "t5xxl": ("text_encoders", "t5xxl_fp8_e4m3fn.safetensors"),
                        "vae": ("vae", "ae.safetensors")}},
 }
+
+TEMPLATE_FAMILIES = {
+    "flux_t5_fp16": {**FAMILIES["flux"], "files": {**FAMILIES["flux"]["files"],
+                                                   "t5xxl": ("text_encoders", "t5xxl_fp16.safetensors")}},
+    "flux_fp8": {"config": "Flux", "model_type": "FLUX", "unet": FLUX_UNET,
+                 "files": {"checkpoint": ("checkpoints", "flux1-dev-fp8.safetensors")}},
+}
+ALL_FAMILIES = {**FAMILIES, **TEMPLATE_FAMILIES}
 
 
 def cache_dir() -> Path:
@@ -156,8 +173,8 @@ def _meta(build):
 def _model_config(family: str):
     import comfy.model_detection
 
-    cfg = comfy.model_detection.model_config_from_unet_config(dict(FAMILIES[family]["unet"]))
-    assert type(cfg).__name__ == FAMILIES[family]["config"], (family, type(cfg).__name__)
+    cfg = comfy.model_detection.model_config_from_unet_config(dict(ALL_FAMILIES[family]["unet"]))
+    assert type(cfg).__name__ == ALL_FAMILIES[family]["config"], (family, type(cfg).__name__)
     return cfg
 
 
@@ -216,19 +233,35 @@ def flux_state_dicts() -> dict:
     return out
 
 
-def t5xxl_fp8_state_dict() -> dict:
+def t5xxl_state_dict(dtype_name: str = "fp8") -> dict:
+    """All 24 T5-XXL layers, random, in fp8 (e4m3fn) or fp16. The same seeds either way."""
     import torch
     import comfy.text_encoders.sd3_clip
 
     t5 = _meta(lambda: comfy.text_encoders.sd3_clip.T5XXLModel(device="meta", dtype=torch.float16))
-    return _materialise(t5.transformer.state_dict(), torch.float8_e4m3fn, "t5xxl")
+    dtype = torch.float8_e4m3fn if dtype_name == "fp8" else torch.float16
+    return _materialise(t5.transformer.state_dict(), dtype, "t5xxl")
+
+
+def flux_fp8_checkpoint_state_dict() -> dict:
+    """ComfyUI's single-file Flux dev fp8 checkpoint: diffusion model and T5-XXL in fp8, clip_l and
+    the VAE in fp16, under the prefixes Load Checkpoint reads for Flux."""
+    import torch
+
+    sds = flux_state_dicts()
+    out = {"model.diffusion_model." + k: v.to(torch.float8_e4m3fn) if v.dim() > 1 else v
+           for k, v in sds.pop("unet").items()}
+    out.update({"text_encoders.clip_l.transformer." + k: v for k, v in sds.pop("clip_l").items()})
+    out.update({"vae." + k: v for k, v in sds.pop("vae").items()})
+    out.update({"text_encoders.t5xxl.transformer." + k: v for k, v in t5xxl_state_dict("fp8").items()})
+    return out
 
 
 # ---------------------------------------------------------------- cache, files, links
 
 def cached_files(family: str) -> dict:
     """{role: cached path} of the family's files (whether built or not)."""
-    return {role: cache_dir() / name for role, (_, name) in FAMILIES[family]["files"].items()}
+    return {role: cache_dir() / name for role, (_, name) in ALL_FAMILIES[family]["files"].items()}
 
 
 def _save(sd: dict, path: Path):
@@ -252,9 +285,11 @@ def ensure(family: str, base_dir: Path | None = None) -> dict:
         if missing:
             started = time.time()
             log(f"building {family}: {', '.join(files[r].name for r in missing)} into {cache}")
-            if family == "flux":
+            if family == "flux_fp8":
+                _save(flux_fp8_checkpoint_state_dict(), files["checkpoint"])
+            elif family.startswith("flux"):
                 if "t5xxl" in missing:
-                    _save(t5xxl_fp8_state_dict(), files["t5xxl"])
+                    _save(t5xxl_state_dict("fp16" if "fp16" in files["t5xxl"].name else "fp8"), files["t5xxl"])
                 rest = [r for r in missing if r != "t5xxl"]
                 if rest:
                     sds = flux_state_dicts()
@@ -268,7 +303,7 @@ def ensure(family: str, base_dir: Path | None = None) -> dict:
         from comfy_host import read_env
 
         base_dir = Path(read_env().get("COMFYUI_BASE", REPO / ".host" / "base"))
-    for role, (folder, name) in FAMILIES[family]["files"].items():
+    for role, (folder, name) in ALL_FAMILIES[family]["files"].items():
         link = base_dir / "models" / folder / name
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() and Path(os.readlink(link)) != files[role]:

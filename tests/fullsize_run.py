@@ -13,9 +13,10 @@ The image is user-shaped: a grey EmptyImage with a red square pasted in, VAE-enc
 Default set: the detected family, Cycle-SDE reconstruction, SDE Drag (method sde) with a
 mask. --extended adds the ODE-Drag baseline, img2img, inpainting, DiffEdit, the SDE Sampler in SamplerCustom, and
 an identity LoRA trained, saved and reloaded by the core LoraLoaderModelOnly.
---template runs one shipped real-checkpoint template (example_workflows/11..15) as shipped on its
-family's files: small pictures are written under the template's file names into ComfyUI's input
-folder, the template is converted to API format, only its step counts are lowered (TEMPLATE_STEPS),
+--template runs one shipped real-checkpoint template (example_workflows/11..17) as shipped on its
+family's files, with the picture the pack installs into ComfyUI's input folder at load: the template
+is converted to API format, only its step counts (TEMPLATE_STEPS) and its resize (to a short side of
+TEMPLATE_PICTURE_SIZE px, same aspect) are lowered,
 and the graph runs through the executor; the JSON lists each saved file and each saved image batch.
 The last stdout line is the JSON; peak_rss_gib is this process's peak resident memory.
 """
@@ -329,24 +330,13 @@ class Runner:
 
 
 # ---------------------------------------------------------------- shipped templates
-TEMPLATE_FAMILY = {"11": "sd15", "12": "sd15", "13": "sd15", "14": "sdxl", "15": "flux", "16": "sd15"}
+TEMPLATE_FAMILY = {"11": "sd15", "12": "sd15", "13": "sd15", "14": "sdxl", "15": "flux_t5_fp16", "16": "sd15",
+                   "17": "flux_fp8"}
 # Only step counts are lowered: drag / img2img / inpainting steps (t0 as shipped, so 5 x t0 are run) and the
 # identity LoRA's training steps. Everything else, picture size aside, is the template as shipped.
 TEMPLATE_STEPS = {"SDEDragAllInOne": 5, "SDEDragFreshDenoise": 5, "SDEDragIdentityLoRA": 2}
-TEMPLATE_PICTURE_SIZE = 128  # pixels; the SDXL and Flux templates' points are for 1024, SDEDragPoints rescales
+TEMPLATE_PICTURE_SIZE = 128  # pixels, the short side the templates' resize is lowered to; SDEDragPoints rescales
 SAVE_NODES = ("SaveImage", "SaveAnimatedWEBP")
-
-
-def template_pictures(size: int):
-    """The picture (grey with a red square) and its mask (white box = may change) the templates load."""
-    from PIL import Image, ImageDraw
-
-    picture = Image.new("RGB", (size, size), (128, 128, 128))
-    ImageDraw.Draw(picture).rectangle([size * 5 // 16, size * 5 // 16, size * 9 // 16, size * 9 // 16],
-                                      fill=(208, 32, 32))
-    mask = Image.new("RGB", (size, size), (0, 0, 0))
-    ImageDraw.Draw(mask).rectangle([size // 8, size // 8, size * 7 // 8, size * 7 // 8], fill=(255, 255, 255))
-    return picture, mask
 
 
 def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
@@ -361,7 +351,7 @@ def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
     host = ComfyHost()  # first: it sets ComfyUI's base directory, which folder_paths reads on import
     import folder_paths
     sys.path.append(str(REPO / "scripts"))
-    from build_workflows import PICTURE, PICTURE_MASK
+    from build_workflows import PICTURE
     from workflow_api import check_links, to_api
     host.register({"TestCapture": tiny_models.TestCapture})
     import nodes
@@ -375,25 +365,23 @@ def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
             lowered[node_id] = {"node": node["class_type"], "shipped": node["inputs"]["steps"],
                                 "run": TEMPLATE_STEPS[node["class_type"]]}
             node["inputs"]["steps"] = TEMPLATE_STEPS[node["class_type"]]
+        if node["class_type"] == "ImageScale":  # the resize of picture and mask: same aspect, short side `size`
+            width, height = node["inputs"]["width"], node["inputs"]["height"]
+            scale = size / min(width, height)
+            node["inputs"]["width"], node["inputs"]["height"] = round(width * scale), round(height * scale)
+            lowered[node_id] = {"node": "ImageScale", "shipped": [width, height],
+                                "run": [node["inputs"]["width"], node["inputs"]["height"]]}
     # the images each save node receives are captured too, to check them as tensors (finite, size)
     for node_id, node in list(prompt.items()):
         if node["class_type"] in SAVE_NODES:
             prompt[f"cap_{node_id}"] = {"class_type": "TestCapture",
                                         "inputs": {"label": node_id, "value": node["inputs"]["images"]}}
 
-    input_dir = Path(folder_paths.get_input_directory())
-    input_dir.mkdir(parents=True, exist_ok=True)
-    kept = {}  # a picture already there under the same name is put back afterwards
-    for picture, image in zip((PICTURE, PICTURE_MASK), template_pictures(size)):
-        path = input_dir / picture
-        kept[path] = path.read_bytes() if path.exists() else None
-        image.save(path)
+    picture = Path(folder_paths.get_input_directory()) / PICTURE
+    if picture.read_bytes() != (REPO / "example_pictures" / PICTURE).read_bytes():
+        raise RuntimeError(f"{picture} is not the shipped picture: the pack did not install it at load")
     tiny_models.CAPTURED.clear()
-    try:
-        result = host.run(prompt)
-    finally:
-        for path, data in kept.items():
-            path.unlink() if data is None else path.write_bytes(data)
+    result = host.run(prompt)
     out = {"template": name, "picture_size": size, "steps_lowered": lowered, "ok": result.ok,
            "run_seconds": round(time.time() - started, 1)}
     if not result.ok:
@@ -423,9 +411,9 @@ def main(argv=None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("family", nargs="?", choices=list(fullsize_models.FAMILIES))
+    parser.add_argument("family", nargs="?", choices=list(fullsize_models.ALL_FAMILIES))
     parser.add_argument("--extended", action="store_true")
-    parser.add_argument("--template", help="a shipped real-checkpoint template's name (example_workflows/11..15)")
+    parser.add_argument("--template", help="a shipped real-checkpoint template's name (example_workflows/11..17)")
     parser.add_argument("--picture-size", type=int, default=TEMPLATE_PICTURE_SIZE)
     parser.add_argument("--lora-memory", action="store_true",
                         help="only the peak memory of Identity LoRA training above the loaded model")

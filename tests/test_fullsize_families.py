@@ -2,7 +2,7 @@
 
 Families (random weights, user-shaped files built by tests/fullsize_models.py from ComfyUI's
 own classes, loaded by the loaders users use):
-- sd15: SD1.5 (EPS), v1-5-pruned-emaonly.safetensors via Load Checkpoint;
+- sd15: SD1.5 (EPS), v1-5-pruned-emaonly-fp16.safetensors via Load Checkpoint;
 - sd21v: SD2.1-768-v (V_PREDICTION), v2-1_768-ema-pruned.safetensors via Load Checkpoint;
 - sdxl: SDXL base (EPS + ADM: pooled text and size embeddings), sd_xl_base_1.0.safetensors
   via Load Checkpoint;

@@ -84,3 +84,24 @@ def test_with_the_language_set_to_chinese_the_nodes_carry_their_chinese_names(br
         assert page.evaluate(f"() => {t}('nodeDefs.{NODE}.inputs.seed.name')") == "种子"
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("locale,words", [
+    ("zh", {"hint": "连接一个 Load Image（或先运行一次）", "undo": "撤销", "clear": "清除", "status": "0 对点 · 无图像"}),
+    ("en", {"hint": "Connect a Load Image (or run the graph)", "undo": "Undo", "clear": "Clear",
+            "status": "0 pairs · no image"}),
+])
+def test_the_point_editor_speaks_the_frontends_language(browser, server, locale, words):
+    """The editor's own words (web/points_strings.js) follow the frontend's language setting, on both
+    frontends (1.32.9 included: they do not go through its custom-node message merge)."""
+    page = open_in(browser, server, locale)
+    try:
+        page.evaluate(ADD_NODE, "SDEDragPoints")
+        page.wait_for_function("() => app.graph._nodes[0]?.sdeDrag?.canvas?.dataset?.message")
+        shown = page.evaluate("""() => { const e = app.graph._nodes[0].sdeDrag; return {
+          hint: e.canvas.dataset.message, status: e.status.textContent,
+          undo: e.root.querySelector('button[data-sde-drag=undo]').textContent,
+          clear: e.root.querySelector('button[data-sde-drag=clear]').textContent}; }""")
+        assert shown == words
+    finally:
+        page.context.close()

@@ -8,6 +8,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { frameOf, paint } from "./points_canvas.js";
 import { parsePoints } from "./points_format.js";
+import { say } from "./points_strings.js";
 
 const NODE_TYPE = "SDEDragPoints";
 const HIT_PX = 10; // how near (screen px) a press must be to grab a point
@@ -42,13 +43,13 @@ function sourceNode(node, name) {
  *  /sde_drag/dragbench_case_image route, which finds the case exactly as the loader node does. */
 function upstreamImage(node) {
   const origin = sourceNode(node, "image");
-  if (!origin) return { hint: "Connect a Load Image (or run the graph)" };
+  if (!origin) return { hint: say("connect") };
   const value = (name) => origin.widgets?.find((w) => w.name === name)?.value;
   if (origin.type === CASE_LOADER && typeof value("case") === "string" && value("case"))
     return { url: api.apiURL("/sde_drag/dragbench_case_image?" + new URLSearchParams({ case: value("case") })) };
   if (typeof value("image") === "string" && value("image")) return { url: viewUrl(value("image"), "input") };
   if (origin.imgs?.[0]?.src) return { url: origin.imgs[0].src };
-  return { hint: `Run once to see the image: the picture comes from ${origin.title || origin.type}` };
+  return { hint: say("runOnce", origin.title || origin.type) };
 }
 
 /** Run `fn` after whatever `target[name]` already did (other extensions keep working). */
@@ -117,17 +118,18 @@ class PointEditor {
       cursor: "crosshair", touchAction: "none", background: "#161616" });
     this.canvas.dataset.sdeDrag = "canvas";
     const bar = el("div", { display: "flex", gap: "6px", alignItems: "center", fontSize: "11px", color: "var(--input-text, #ddd)" });
-    const button = (label, onClick) => {
+    const button = (key, onClick) => {
+      const label = say(key);
       const b = el("button", { font: "inherit", padding: "1px 8px", borderRadius: "4px", cursor: "pointer", color: "inherit",
         background: "var(--comfy-input-bg, #222)", border: "1px solid var(--border-color, #444)" }, label);
-      [b.type, b.dataset.sdeDrag] = ["button", label.toLowerCase()];
+      [b.type, b.dataset.sdeDrag] = ["button", key];
       b.addEventListener("pointerdown", (e) => e.stopPropagation());
       b.addEventListener("click", (e) => { e.stopPropagation(); onClick(); });
       return b;
     };
     this.status = el("span", { flex: "1", textAlign: "right", opacity: "0.8", whiteSpace: "nowrap", overflow: "hidden" });
     this.canvas.addEventListener("pointerenter", () => this.refresh()); // an upload may have landed since the last event
-    bar.append(button("Undo", () => this.undo()), button("Clear", () => this.edit(() => { this.model.pairs = []; this.pending = null; })), this.status);
+    bar.append(button("undo", () => this.undo()), button("clear", () => this.edit(() => { this.model.pairs = []; this.pending = null; })), this.status);
     this.root.append(this.canvas, bar);
     const handlers = { pointerdown: this.onDown, pointermove: this.onMove, pointerup: this.onUp, pointercancel: this.onUp,
       contextmenu: (e) => { e.preventDefault(); e.stopPropagation(); } };
@@ -169,11 +171,11 @@ class PointEditor {
 
   /** What the frame says: why the node would refuse the text, or why there is no picture (never an empty frame). */
   message() {
-    if (this.model.error) return `${this.model.error}. A click starts a new list (Undo brings the text back).`;
+    if (this.model.error) return say("refused", this.model.error);
     if (this.img) return "";
-    if (this.url && this.failed) return "The image could not be loaded: run once to see it";
-    if (this.url) return "Loading the image…";
-    return this.hint || "Connect a Load Image (or run the graph)";
+    if (this.url && this.failed) return say("notLoaded");
+    if (this.url) return say("loading");
+    return this.hint || say("connect");
   }
 
   onExecuted(output) {
@@ -266,8 +268,7 @@ class PointEditor {
     const c = this.canvas, dpr = window.devicePixelRatio || 1, { pairs, width, height } = this.model;
     const w = Math.max(1, Math.round(c.clientWidth * dpr)), h = Math.max(1, Math.round(c.clientHeight * dpr));
     if (c.width !== w || c.height !== h) [c.width, c.height] = [w, h];
-    const count = `${pairs.length} pair${pairs.length === 1 ? "" : "s"}${this.pending ? " + source" : ""}`;
-    this.status.textContent = `${count} · ${width ? `${width}×${height} px` : "no image"}`;
+    this.status.textContent = `${say("pairs", pairs.length, !!this.pending)} · ${width ? `${width}×${height} px` : say("noImage")}`;
     c.dataset.message = this.message();
     paint(c, { frame: this.frame(), img: this.img, pairs, pending: this.pending, words: c.dataset.message, dpr });
   }

@@ -1,6 +1,6 @@
 """The pre-registered confirmatory run of issue 28 on the exact-score model at the paper's scale.
 
-    .venv/bin/python benchmarks/study_switch.py            # the confirmatory run (pre-registered N, seeds)
+    .venv/bin/python benchmarks/study_switch.py --jobs 2   # the confirmatory run (pre-registered N, seeds)
     .venv/bin/python benchmarks/study_switch.py --pilot    # the pilot that sized it (its own seeds, never reused)
     .venv/bin/python benchmarks/study_switch.py --quick    # a smoke run (seconds), results/quick/
 
@@ -75,11 +75,12 @@ SEEDS = {  # 2026-12-07: never used in the repository before (grep 2026120 found
     "quick": {"scenes": 2026120791, "fresh": 2026120792, "sampler": 2026120793},
 }
 # Pre-registered (benchmarks/preregistration/2026-12-07-switch.md): filled from the pilot, then frozen.
-N_CONFIRMATORY = None
-SWITCH_POINTS = None
-MARGIN_L1 = None      # 5 % of the pilot's paper-preset (SDE-Drag) mean L1, cells
-MARGIN_R = None       # 5 % of the pilot's paper-preset (SDE-Drag) mean R
+N_CONFIRMATORY = 600   # set by the compute budget (~45 min); the power it buys is in the pre-registration
+SWITCH_POINTS = (0.25, 0.5)
+MARGIN_L1 = 0.13125    # 5 % of the pilot's paper-preset (SDE-Drag) mean L1, 2.625 cells
+MARGIN_R = 0.0396      # 5 % of the pilot's paper-preset (SDE-Drag) mean R, 0.7927
 ALPHA = 0.05
+PILOT_SWITCH_POINTS = (0.25, 0.5, 0.75, 0.9)
 
 
 def arms(mode):
@@ -154,16 +155,20 @@ class Runner:
         dx = (cells[None, :] - TARGET[0]).abs()
         dy = (cells[:, None] - TARGET[1]).abs()
         self.l1_to_target = torch.minimum(dx, size - dx) + torch.minimum(dy, size - dy)  # [y, x]
+        signed = (cells - TARGET[0] + size / 2) % size - size / 2  # periodic x offset of each column, in [-n/2, n/2)
+        self.x_offset = signed[None, :].expand(size, size)
         self.fresh = self.measure(fresh)
 
     def measure(self, results):
         """Per-result measures: L1 (placement), R (realism), and for the record the target's
-        weight and the log-likelihood."""
+        weight, the posterior-expected x offset from the target (cells; the drag runs along +x,
+        so negative = short of the target) and the log-likelihood."""
         post = self.scenes.component_posterior(results, 0.0)
         lp = self.scenes.log_prob(results)
         return {"L1": (post * self.l1_to_target).flatten(1).sum(1).tolist(),
                 "R": ((lp - self.fresh_mean).abs() / self.fresh_sd).tolist(),
                 "target_weight": post[:, TARGET[1], TARGET[0]].tolist(),
+                "x_offset": (post * self.x_offset).flatten(1).sum(1).tolist(),
                 "log_prob": lp.tolist()}
 
     def run(self, settings):
@@ -174,7 +179,7 @@ class Runner:
         else:
             eta = em.sde_core.switch_etas(n_steps, settings["switch"], settings["ode_first"])
         generator = torch.Generator().manual_seed(self.seeds["sampler"])
-        counter, rows, start = {}, {"L1": [], "R": [], "target_weight": [], "log_prob": []}, time.perf_counter()
+        counter, rows, start = {}, {"L1": [], "R": [], "target_weight": [], "x_offset": [], "log_prob": []}, time.perf_counter()
         for first in range(0, self.n, CHUNK):
             out = em.drag(self.scenes.denoiser(counter=counter), self.inputs[first:first + CHUNK], SOURCE, TARGET,
                           sigmas, method=settings["method"], eta=eta, r=settings["r"], alpha=settings["alpha"],
@@ -231,7 +236,7 @@ def decisions(tests, switch_points):
     return out
 
 
-def power_plan(results, switch_points, margins, m, alpha=ALPHA, power=0.8):
+def power_plan(results, switch_points, margins, m, n=None, alpha=ALPHA, power=0.8):
     """The sample size per hypothesis from these (pilot) differences: the N at which a one-sided
     Wilcoxon test at alpha / m (Bonferroni, conservative for Holm) has ``power`` when the true
     difference sits one margin inside the rejection side (superiority: a true improvement of one
@@ -241,8 +246,15 @@ def power_plan(results, switch_points, margins, m, alpha=ALPHA, power=0.8):
         shift = margins["MARGIN_L1" if measure == "L1" else "MARGIN_R"]
         d = np.asarray(results[a]["rows"][measure]) - np.asarray(results[b]["rows"][measure])
         sd = float(d.std(ddof=1))
-        plan.append({"id": hid, "sd_difference": sd, "shift": shift, "mean_difference": float(d.mean()),
-                     "n_required": pt.paired_n(sd, shift, alpha / m, power) if sd > 0 else 2})
+        row = {"id": hid, "kind": "superiority" if margin_name is None else "non-inferiority", "sd_difference": sd,
+               "shift": shift, "mean_difference": float(d.mean()),
+               "n_required": pt.paired_n(sd, shift, alpha / m, power) if sd > 0 else 2}
+        if n is not None:
+            row["n"] = n
+            row["power_at_n_against_the_margin"] = pt.paired_power(n, sd, shift, alpha / m)
+            if margin_name is None:  # a more realistic planning value: half the pilot's own improvement
+                row["power_at_n_against_half_the_pilot_effect"] = pt.paired_power(n, sd, max(-d.mean(), 0.0) / 2, alpha / m)
+        plan.append(row)
     return plan
 
 
@@ -253,7 +265,8 @@ def parse_args(argv):
     group.add_argument("--pilot", action="store_true", help="the pilot on its own seeds (sizes the confirmatory run)")
     ap.add_argument("--n", type=int, default=None, help="cases (default: the pre-registered N; pilot 32; quick 4)")
     ap.add_argument("--only", nargs="*", default=None, help="run only these arms (for timing); no tests")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    ap.add_argument("--jobs", type=int, default=1, help="arms run in this many processes at once (same results)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     args.mode = "quick" if args.quick else ("pilot" if args.pilot else "confirmatory")
@@ -274,11 +287,26 @@ def main(argv=None):
     if args.only:
         plan = {k: v for k, v in plan.items() if k in args.only}
     results = {}
-    for name, settings in plan.items():
-        results[name] = runner.run(settings)
+
+    def report(name):
         r = results[name]["rows"]
         print(f"{name:14s} L1 {np.mean(r['L1']):6.3f}  R {np.mean(r['R']):5.3f}  target weight "
-              f"{np.mean(r['target_weight']):.3f}  ({results[name]['seconds']:.0f} s)", flush=True)
+              f"{np.mean(r['target_weight']):.3f}  x offset {np.mean(r['x_offset']):+.2f}  "
+              f"({results[name]['seconds']:.0f} s)", flush=True)
+
+    if args.jobs > 1:  # every arm starts from its own seeded generator: the same rows as one process
+        import concurrent.futures
+        import multiprocessing
+        with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("fork"),
+                                                    initializer=torch.set_num_threads, initargs=(args.threads,)) as pool:
+            futures = {name: pool.submit(runner.run, settings) for name, settings in plan.items()}
+            for name in plan:
+                results[name] = futures[name].result()
+                report(name)
+    else:
+        for name, settings in plan.items():
+            results[name] = runner.run(settings)
+            report(name)
     out = {"command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/study_switch.py", *argv]),
            "mode": args.mode, "n": args.n, "seeds": SEEDS[args.mode], "chunk": CHUNK,
            "preregistration": os.path.relpath(PREREGISTRATION, ROOT),
@@ -286,7 +314,7 @@ def main(argv=None):
                      "schedule": "SD1.5 VP (scaled-linear betas 0.00085..0.012)",
                      "fresh_log_prob": {"mean": runner.fresh_mean, "sd": runner.fresh_sd}},
            "presets": {"PAPER": PRESETS.PAPER, "FAST": PRESETS.FAST},
-           "reference_fresh_data": {k: summary(runner.fresh[k]) for k in ("L1", "R", "target_weight")},
+           "reference_fresh_data": {k: summary(runner.fresh[k]) for k in ("L1", "R", "target_weight", "x_offset")},
            "arms": {name: {**{k: v for k, v in r.items() if k != "rows"},
                            "summary": {k: summary(v) for k, v in r["rows"].items()}} for name, r in results.items()},
            "rows": {name: r["rows"] for name, r in results.items()}}
@@ -295,14 +323,20 @@ def main(argv=None):
         if args.mode == "confirmatory":
             switch_points, margins = SWITCH_POINTS, {"MARGIN_L1": MARGIN_L1, "MARGIN_R": MARGIN_R}
         else:
-            switch_points = (0.25, 0.5, 0.75, 0.9) if args.mode == "pilot" else (0.5,)
+            switch_points = PILOT_SWITCH_POINTS if args.mode == "pilot" else (0.5,)
             margins = {"MARGIN_L1": 0.05 * paper_l1, "MARGIN_R": 0.05 * paper_r}
         out["alpha"], out["margins"] = ALPHA, margins
         out["margins_from_this_run"] = {"MARGIN_L1": 0.05 * paper_l1, "MARGIN_R": 0.05 * paper_r}
         out["switch_points"] = list(switch_points)
         tests = test_family(results, switch_points, margins)
         out["tests"], out["decisions"] = tests, decisions(tests, switch_points)
-        out["power"] = power_plan(results, switch_points, margins, len(tests))
+        if args.mode == "confirmatory":  # the pre-registered plan: the pilot's differences, this family's size
+            with open(OUT["pilot"]) as f:
+                pilot = json.load(f)["rows"]
+            out["power_plan_from_pilot"] = power_plan({k: {"rows": v} for k, v in pilot.items()}, switch_points, margins,
+                                                      len(tests), args.n)
+        else:
+            out["power_plan_from_pilot"] = power_plan(results, switch_points, margins, len(tests))
         for t in tests:
             print(f"{t['id']:40s} mean diff {t['mean_difference']:+8.4f} (margin {t['margin']:.4f})  "
                   f"p {t['p_raw']:.2e}  Holm {t['p_holm']:.2e}  {'SUPPORTED' if t['supported'] else 'not supported'}")

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/study_switch.py --jobs 2   # the confirmatory run (pre-registered N, seeds)
     .venv/bin/python benchmarks/study_switch.py --pilot    # the pilot that sized it (its own seeds, never reused)
     .venv/bin/python benchmarks/study_switch.py --quick    # a smoke run (seconds), results/quick/
+    .venv/bin/python benchmarks/study_switch.py --report [JSON]   # docs/findings-switch.md's tables, run nothing
 
 The plan, fixed before the confirmatory run: ``benchmarks/preregistration/2026-12-07-switch.md``.
 
@@ -258,6 +259,49 @@ def power_plan(results, switch_points, margins, m, n=None, alpha=ALPHA, power=0.
     return plan
 
 
+def report_tables(run):
+    """docs/findings-switch.md's tables from a run's JSON: the arms, then the tests."""
+    def cell(m, digits=3):
+        return f"{m['mean']:.{digits}f} ± {m['ci95']:.{digits}f}"
+
+    lines = ["| arm | steps / t0 | ODE steps + SDE steps | L1 to target (cells) | R (realism) | target weight | "
+             "x offset (cells) | seconds |", "|---|---|---|---|---|---|---|---|"]
+    ref = run["reference_fresh_data"]
+    lines.append(f"| fresh data (object at the target) | - | - | {cell(ref['L1'])} | {cell(ref['R'])} | "
+                 f"{cell(ref['target_weight'])} | {cell(ref['x_offset'], 2)} | - |")
+    for name, arm in run["arms"].items():
+        st, sm = arm["settings"], arm["summary"]
+        split = (f"{arm['etas']['ode_steps']} + {arm['etas']['sde_steps']}" if arm["etas"] else
+                 ("0 + " if st["method"] == "sde" else "ODE-Drag: ") + str(arm["denoising_steps"]))
+        lines.append(f"| {name} | {st['steps']} / {st['t0']:g} | {split} | {cell(sm['L1'])} | {cell(sm['R'])} | "
+                     f"{cell(sm['target_weight'])} | {cell(sm['x_offset'], 2)} | {arm['seconds']:.0f} |")
+    tests = ["| hypothesis | mean A - B [95 % CI] | margin | Wilcoxon p | Holm p | sign test: below / nonzero (p) | "
+             "decision |", "|---|---|---|---|---|---|---|"]
+    for t in run["tests"]:
+        tests.append(f"| {t['claim']} | {t['mean_difference']:+.3f} [{t['mean_difference'] - t['mean_difference_ci95']:+.3f}, "
+                     f"{t['mean_difference'] + t['mean_difference_ci95']:+.3f}] | {t['margin']:g} | {t['p_raw']:.2g} | "
+                     f"{t['p_holm']:.2g} | {t['sign']['below']} / {t['sign']['n_nonzero']} ({t['sign']['p']:.2g}) | "
+                     f"{'**supported**' if t['supported'] else 'not shown'} |")
+    return "\n".join(lines) + "\n\n" + "\n".join(tests) + "\n\n" + rounded_table(run)
+
+
+def rounded_table(run, decimals=3):
+    """Added after the pre-registration (exploratory, no decisions): the same Wilcoxon tests with
+    L1 and R rounded to ``decimals`` places first, so that differences far below any meaning
+    (posterior weights that differ by 1e-9) count as ties."""
+    lines = [f"| hypothesis | Wilcoxon p, measures rounded to {10**-decimals:g} | nonzero differences | Holm p |",
+             "|---|---|---|---|"]
+    rows, results = run["rows"], []
+    for t in run["tests"]:
+        a = np.round(np.asarray(rows[t["a"]][t["measure"]]), decimals)
+        b = np.round(np.asarray(rows[t["b"]][t["measure"]]), decimals)
+        results.append((t, pt.wilcoxon_lower(np.round(a - b, decimals), t["margin"])))
+    adjusted = pt.holm([r["p"] for _, r in results])
+    for (t, r), p in zip(results, adjusted):
+        lines.append(f"| {t['claim']} | {r['p']:.2g} | {r['n_nonzero']} | {p:.2g} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     group = ap.add_mutually_exclusive_group()
@@ -279,6 +323,10 @@ def parse_args(argv):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--report"]:  # render the tables of a committed JSON, run nothing
+        with open(argv[1] if len(argv) > 1 else OUT["confirmatory"]) as f:
+            print(report_tables(json.load(f)))
+        return None
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()

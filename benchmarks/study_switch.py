@@ -259,6 +259,11 @@ def power_plan(results, switch_points, margins, m, n=None, alpha=ALPHA, power=0.
     return plan
 
 
+def fmt_p(p):
+    """A p-value for a table; 0 is what 0.5 (1 + erf) underflows to below about 1e-16."""
+    return "< 1e-16" if p == 0 else f"{p:.2g}"
+
+
 def report_tables(run):
     """docs/findings-switch.md's tables from a run's JSON: the arms, then the tests."""
     def cell(m, digits=3):
@@ -279,8 +284,8 @@ def report_tables(run):
              "decision |", "|---|---|---|---|---|---|---|"]
     for t in run["tests"]:
         tests.append(f"| {t['claim']} | {t['mean_difference']:+.3f} [{t['mean_difference'] - t['mean_difference_ci95']:+.3f}, "
-                     f"{t['mean_difference'] + t['mean_difference_ci95']:+.3f}] | {t['margin']:g} | {t['p_raw']:.2g} | "
-                     f"{t['p_holm']:.2g} | {t['sign']['below']} / {t['sign']['n_nonzero']} ({t['sign']['p']:.2g}) | "
+                     f"{t['mean_difference'] + t['mean_difference_ci95']:+.3f}] | {t['margin']:g} | {fmt_p(t['p_raw'])} | "
+                     f"{fmt_p(t['p_holm'])} | {t['sign']['below']} / {t['sign']['n_nonzero']} ({fmt_p(t['sign']['p'])}) | "
                      f"{'**supported**' if t['supported'] else 'not shown'} |")
     return "\n".join(lines) + "\n\n" + "\n".join(tests) + "\n\n" + rounded_table(run)
 
@@ -298,7 +303,7 @@ def rounded_table(run, decimals=3):
         results.append((t, pt.wilcoxon_lower(np.round(a - b, decimals), t["margin"])))
     adjusted = pt.holm([r["p"] for _, r in results])
     for (t, r), p in zip(results, adjusted):
-        lines.append(f"| {t['claim']} | {r['p']:.2g} | {r['n_nonzero']} | {p:.2g} |")
+        lines.append(f"| {t['claim']} | {fmt_p(r['p'])} | {r['n_nonzero']} | {fmt_p(p)} |")
     return "\n".join(lines)
 
 

@@ -34,11 +34,12 @@ bench: setup
 	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
 
 ## SDE vs ODE measured on the demo model (drag, image-to-image, inpainting) and on the exact-score
-## model (drag, eta front, quality per call); QUICK=1 for a smoke run.
+## model (drag, eta front, quality per call, the pre-registered switch run); QUICK=1 for a smoke run.
 eval: setup
 	$(PY) benchmarks/eval_demo.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/eval_exact.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/study_drag.py $(if $(QUICK),--quick,)
+	$(PY) benchmarks/study_switch.py $(if $(QUICK),--quick,)
 	$(PY) benchmarks/run.py --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
 
 ## A benchmark folder (DragBench-D, Drag100, SDE-Drag layouts) through ComfyUI's HTTP queue: one prompt per

@@ -1,0 +1,159 @@
+"""The committed confirmatory JSON of issue 28 (benchmarks/results/confirmatory-switch.json) is
+what its pre-registration says, and every figure in it recomputes from its per-case rows:
+the paired differences, the Wilcoxon and sign p-values (recomputed here by code of their own),
+Holm's correction, and the decisions by the pre-registered rules. Plus a --quick smoke of
+benchmarks/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
+model the run used."""
+
+import json
+import math
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import study_switch  # noqa: E402
+
+JSON = ROOT / "benchmarks" / "results" / "confirmatory-switch.json"
+PREREG = ROOT / "benchmarks" / "preregistration" / "2026-12-07-switch.md"
+
+
+@pytest.fixture(scope="module")
+def run():
+    with open(JSON) as f:
+        return json.load(f)
+
+
+def wilcoxon_p(e):
+    """Lower-tail signed-rank p (normal approximation, tie-corrected variance, continuity 1/2),
+    written independently of benchmarks/paired_tests.py."""
+    e = e[e != 0]
+    n = len(e)
+    if n == 0:
+        return 1.0
+    a = np.abs(e)
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)  # ranks of a tie group span upper - count + 1 .. upper
+    group_rank = upper - (counts - 1) / 2.0
+    w_plus = group_rank[inverse][e > 0].sum()
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - (counts**3 - counts).sum() / 48.0
+    z = (w_plus - n * (n + 1) / 4.0 + 0.5) / math.sqrt(var)
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def sign_p(e):
+    k, n = int((e < 0).sum()), int((e != 0).sum())
+    return sum(math.comb(n, j) for j in range(k, n + 1)) / 2**n if n else 1.0
+
+
+def holm_adjusted(p):
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    out, running = [0.0] * m, 0.0
+    for step, i in enumerate(order):
+        running = max(running, min(1.0, (m - step) * p[i]))
+        out[i] = running
+    return out
+
+
+def test_the_preregistration_exists_and_names_this_runs_settings(run):
+    text = PREREG.read_text()
+    assert run["preregistration"] == "benchmarks/preregistration/2026-12-07-switch.md"
+    assert run["mode"] == "confirmatory" and run["n"] == study_switch.N_CONFIRMATORY
+    assert f"N = {run['n']}" in text
+    for seed in run["seeds"].values():
+        assert str(seed) in text
+    assert run["seeds"] == study_switch.SEEDS["confirmatory"]
+    assert run["margins"] == {"MARGIN_L1": study_switch.MARGIN_L1, "MARGIN_R": study_switch.MARGIN_R}
+    assert f"MARGIN_L1 = {study_switch.MARGIN_L1:g} cells" in text and f"MARGIN_R = {study_switch.MARGIN_R:g}" in text
+    assert run["switch_points"] == list(study_switch.SWITCH_POINTS) and run["alpha"] == 0.05
+    for hid in [t["id"] for t in run["tests"]]:
+        assert hid.replace("_0.25_", "_s_").replace("_0.5_", "_s_").replace("switch_0.25", "switch_s") in text
+
+
+def test_the_preregistration_was_committed_before_the_json():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("no git history here")
+
+    def first_commit(path):
+        out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H %ct", "--", str(path)], cwd=ROOT,
+                             capture_output=True, text=True).stdout.split()
+        return (out[-2], int(out[-1])) if out else None
+
+    prereg, result = first_commit(PREREG.relative_to(ROOT)), first_commit(JSON.relative_to(ROOT))
+    if prereg is None or result is None:
+        pytest.skip("not committed in this checkout's history (a shallow clone?)")
+    assert prereg[0] != result[0]
+    ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", prereg[0], result[0]], cwd=ROOT)
+    assert ancestor.returncode == 0 and prereg[1] <= result[1]
+
+
+def test_the_family_is_the_preregistered_one_and_every_arm_has_n_rows(run):
+    expected = [h[0] for h in study_switch.hypotheses(study_switch.SWITCH_POINTS)]
+    assert [t["id"] for t in run["tests"]] == expected and len(expected) == 14
+    assert set(run["rows"]) == set(study_switch.arms("confirmatory"))
+    for name, rows in run["rows"].items():
+        for measure, values in rows.items():
+            assert len(values) == run["n"], (name, measure)
+            assert run["arms"][name]["summary"][measure]["mean"] == pytest.approx(np.mean(values), rel=1e-12, abs=1e-12)
+
+
+def test_every_p_value_recomputes_from_the_per_case_rows(run):
+    for t in run["tests"]:
+        rows = run["rows"]
+        d = np.asarray(rows[t["a"]][t["measure"]]) - np.asarray(rows[t["b"]][t["measure"]])
+        margin = 0.0 if t["margin_name"] is None else run["margins"][t["margin_name"]]
+        assert t["margin"] == margin and t["kind"] == ("superiority" if margin == 0 else "non-inferiority")
+        assert t["mean_difference"] == pytest.approx(d.mean(), rel=1e-12, abs=1e-12)
+        assert t["p_raw"] == t["wilcoxon"]["p"]
+        assert t["p_raw"] == pytest.approx(wilcoxon_p(d - margin), rel=1e-9, abs=1e-15), t["id"]
+        assert t["sign"]["p"] == pytest.approx(sign_p(d - margin), rel=1e-9, abs=1e-15), t["id"]
+
+
+def test_holm_recomputes_and_each_decision_follows_the_preregistered_rule(run):
+    tests = run["tests"]
+    adjusted = holm_adjusted([t["p_raw"] for t in tests])
+    for t, p in zip(tests, adjusted):
+        assert t["p_holm"] == pytest.approx(p, rel=1e-12, abs=1e-15)
+        assert t["supported"] == (p < run["alpha"])
+    ok = {t["id"]: t["supported"] for t in tests}
+    decisions = run["decisions"]
+    for s in run["switch_points"]:
+        sw = f"switch_{s:g}"
+        mine = [k for k in ok if k.startswith(sw + "_")]
+        assert len(mine) == 4
+        assert decisions[sw]["beats_both_ends"] == all(ok[k] for k in mine)
+    assert decisions["fast_is_paper_quality"] == (ok["fast_places_no_worse"] and ok["fast_no_less_realistic"])
+    for t0 in ("0.6", "0.4"):
+        assert decisions[f"t0_{t0}"] == {"ode_places_better": ok[f"ode_places_better_t0_{t0}"],
+                                         "sde_more_realistic": ok[f"sde_more_realistic_t0_{t0}"]}
+
+
+def test_the_quick_run_writes_a_json_of_the_same_shape(tmp_path):
+    out = study_switch.main(["--quick", "--out", str(tmp_path / "quick.json")])
+    assert out["mode"] == "quick" and (tmp_path / "quick.json").exists()
+    assert {t["id"] for t in out["tests"]} == {h[0] for h in study_switch.hypotheses((0.5,))}
+    assert all(len(v["L1"]) == 4 for v in out["rows"].values())
+
+
+def test_the_switch_reconstructs_exactly_on_the_64x64_model_of_the_run():
+    import exact_mixture as em
+
+    scenes = em.TexturedObjectScenes(**study_switch.SCENE)
+    x0 = scenes.sample(2, torch.Generator().manual_seed(5), points=study_switch.SOURCE)
+    sigmas = em.drag_sigmas(40, 0.6)
+    trajectory = em.sde_core.record_forward(x0, sigmas, generator=torch.Generator().manual_seed(6))
+    for s in study_switch.SWITCH_POINTS:
+        for ode_first in (True, False):
+            etas = em.sde_core.switch_etas(len(sigmas) - 1, s, ode_first)
+            out = em.sde_core.sample_cycle_sde(scenes.denoiser(), trajectory.latent_at_t0, sigmas,
+                                               trajectory=trajectory, eta=etas, disable=True)
+            assert (out - x0).abs().max().item() < 1e-10

@@ -57,10 +57,13 @@ for name, method, eta in (("sde", "sde", 1.0), ("switch_0.25", "sde", sde_core.s
     pts = torch.stack([best % 64, best // 64], 1)
     z = sc.whiten(cur, pts).reshape(N, 64, 64)
     (sr, scc), (tr_, tc) = sde_core.patch_bounds(ss.SOURCE, ss.TARGET, 5, 64, 64)
-    tsq = torch.zeros(64, 64, dtype=torch.bool); tsq[tr_, tc] = True
-    ssq = torch.zeros(64, 64, dtype=torch.bool); ssq[sr, scc] = True
+    tsq = torch.zeros(64, 64, dtype=torch.bool)
+    tsq[tr_, tc] = True
+    ssq = torch.zeros(64, 64, dtype=torch.bool)
+    ssq[sr, scc] = True
     # the path of the object: every cell any sub-drag pasted to
-    path = torch.zeros(64, 64, dtype=torch.bool); path[27:37, 21:43] = True
+    path = torch.zeros(64, 64, dtype=torch.bool)
+    path[27:37, 21:43] = True
     out[name] = {"per_subdrag": per, "whitened_var": {"target square": z[:, tsq].var().item(),
                  "source square": z[:, ssq & ~tsq].var().item(), "the drag path between them (rows 27-36, cols 21-42)": z[:, path & ~tsq & ~ssq].var().item(),
                  "elsewhere": z[:, ~(tsq | ssq | path)].var().item()}}

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared beside the checkout
 WIDTH, HEIGHT = 53, 43  # neither a multiple of 8
 PAIRS = [((10, 12), (30, 14)), ((5, 40), (44, 3))]
 _y, _x = np.mgrid[0:HEIGHT, 0:WIDTH]

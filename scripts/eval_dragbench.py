@@ -238,6 +238,12 @@ def main(argv=None) -> int:
     if args.limit:
         todo = todo[:args.limit]
     servers, local = list(args.server), []
+    if not servers and not args.tiny and not (args.models / args.checkpoint).is_file():
+        # Without this every case would be recorded as failed and a resumed run would skip them all.
+        print(f"--checkpoint {args.checkpoint} is not in --models {args.models}: build the full-size stand-in "
+              f"(.venv/bin/python tests/fullsize_models.py sd15) or pass --models <your checkpoints folder>",
+              file=sys.stderr)
+        return 2
     try:
         if not servers:
             local = [LocalServer(args.data, args.models, args.extra_nodes) for _ in range(args.local_servers)]

@@ -86,3 +86,14 @@ def test_two_servers_share_the_cases_and_a_rerun_resumes(tmp_path):
     after = {p.name: p.stat().st_mtime_ns for p in (out / "cases").glob("*.json")}
     assert set(after) == set(stamps)
     assert all(after[n] == stamps[n] for n in stamps if n != "sde-drag__case0.json")  # finished: skipped
+
+
+def test_a_missing_checkpoint_is_refused_before_any_case_is_recorded(tmp_path, capsys):
+    """Without the refusal every case got an error JSON and a resumed run then skipped them all."""
+    data, out = tmp_path / "data", tmp_path / "out"
+    write_cases(data)
+    models = tmp_path / "checkpoints"
+    models.mkdir()
+    assert eval_dragbench.main(["--data", str(data), "--out", str(out), "--models", str(models)]) == 2
+    assert "--checkpoint v1-5-pruned-emaonly-fp16.safetensors is not in --models" in capsys.readouterr().err
+    assert not list(out.glob("cases/*.json"))

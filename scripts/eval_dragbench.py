@@ -185,8 +185,9 @@ def summarize(records: list[dict], args, elapsed: float, total_cases: int) -> di
         values = [r[key] for r in rows if r.get(key) is not None]
         if not values:
             return None
-        return {"median": round(statistics.median(values), 6), "max": round(max(values), 6),
-                "min": round(min(values), 6), "n": len(values)}
+        # six significant digits, not six decimals: an outside-mask change of 4.8e-7 must not read as 0
+        return {"median": float(f"{statistics.median(values):.6g}"), "max": float(f"{max(values):.6g}"),
+                "min": float(f"{min(values):.6g}"), "n": len(values)}
 
     by_layout = {}
     for layout in sorted({r["layout"] for r in records}):

@@ -97,3 +97,15 @@ def test_a_missing_checkpoint_is_refused_before_any_case_is_recorded(tmp_path, c
     assert eval_dragbench.main(["--data", str(data), "--out", str(out), "--models", str(models)]) == 2
     assert "--checkpoint v1-5-pruned-emaonly-fp16.safetensors is not in --models" in capsys.readouterr().err
     assert not list(out.glob("cases/*.json"))
+
+
+def test_the_summary_keeps_a_tiny_outside_mask_change_visible():
+    from types import SimpleNamespace
+
+    rows = [{"case": f"c{i}", "layout": "drag100", "status": "ok", "server": "s", "settings": {}, "finite_output": True,
+             "wall_s": 60.0 + i, "outside_mask_max_change": change}
+            for i, change in enumerate([0.0, 1.1920928955078125e-07, 4.76837158203125e-07])]
+    summary = eval_dragbench.summarize(rows, SimpleNamespace(data="d"), 1.0, 3)
+    change = summary["by_layout"]["drag100"]["outside_mask_max_change"]
+    assert change["max"] == 4.76837e-07 and change["median"] == 1.19209e-07 and change["min"] == 0.0
+    assert summary["by_layout"]["drag100"]["wall_s"]["median"] == 61.0

@@ -16,8 +16,9 @@ from .guidance import GuidanceSpec
 from .limits import check_memory, check_representable, drag_memory_estimate, memory_text
 from .lora_train import find_identity_lora, lora_ramp_sigmas, with_identity_lora
 from .model_space import choose_sigmas, generator_for, image_factor, latent_samples, schedule_of, with_samples
-from .presets import DEMO, DEMO_PRESETS_TEXT, FAST_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
+from .presets import DEMO_PRESETS_TEXT, FAST_PRESETS_TEXT, PAPER, PAPER_PRESETS_TEXT
 from .runner import CLEAN, GuidedRun
+from .size_units import LEGACY_UNIT, radius_cells, size_unit_input, step_cells
 
 
 def downscale_factor(latent_format, points, latent_width: int) -> float:
@@ -71,8 +72,8 @@ def drag_knobs():
     """r, alpha, beta: the copy-paste's settings (defaults: the paper's; see nodes/presets.py)."""
     return [
         io.Int.Input("r", default=PAPER["r"], min=1, max=64,
-                     tooltip=f"Half-size of the copied square, in latent cells (paper: {PAPER['r']} on SD's 64x64 "
-                             f"latents; demo model: {DEMO['r']})."),
+                     tooltip=f"Half-size of the copied square, in size_unit (64ths of the short side by default: "
+                             f"the paper's {PAPER['r']} is 5 latent cells at 512 px, 10 at 1024 px)."),
         io.Float.Input("alpha", default=PAPER["alpha"], min=0.0, max=3.0, step=0.01,
                        tooltip=f"Gain on the pasted patch at the target (paper: {PAPER['alpha']})."),
         io.Float.Input("beta", default=PAPER["beta"], min=0.0, max=1.0, step=0.01,
@@ -99,19 +100,20 @@ class SDEDragCopyPaste(SDEDragNode, io.ComfyNode):
     @classmethod
     def schema_inputs(cls):
         return [inputs.latent("The latent at t0 from an inversion node."), inputs.trajectory(),
-                inputs.drag_points(), *drag_knobs(), inputs.seed()]
+                inputs.drag_points(), *drag_knobs(), inputs.seed(), size_unit_input()]
 
     @classmethod
     def schema_outputs(cls):
         return [io.Latent.Output(display_name="edited_latent", tooltip="The edited latent at t0.")]
 
     @classmethod
-    def validate_inputs(cls, alpha=None, beta=None):
-        return inputs.check_widgets(cls, alpha=alpha, beta=beta)
+    def validate_inputs(cls, alpha=None, beta=None, size_unit=None):
+        return inputs.check_widgets(cls, alpha=alpha, beta=beta, size_unit=size_unit)
 
     @classmethod
-    def execute(cls, latent, trajectory, drag_points, r, alpha, beta, seed):
+    def execute(cls, latent, trajectory, drag_points, r, alpha, beta, seed, size_unit=LEGACY_UNIT):
         samples = latent_samples(latent)
+        r = radius_cells(r, size_unit, *samples.shape[-2:])
         trajectory.check_matches(samples)
         sources, targets = points_in_cells(drag_points, samples, trajectory.latent_format)
         x = trajectory.to_sampling_space(samples)
@@ -161,7 +163,7 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
     1 near the image. Before the first model call it logs its plan (sub-drags x steps = model calls)."""
     node_id = "SDEDragAllInOne"
     display_name = "SDE Drag"
-    advanced_inputs = ("step_size", "r", "alpha", "beta", "guider", "sigmas", "lora_scale_min")
+    advanced_inputs = ("step_size", "r", "alpha", "beta", "guider", "sigmas", "lora_scale_min", "size_unit")
     search_aliases = ("drag", "point drag", "drag points", "move object", "DragDiffusion", "SDE-Drag", "drag edit")
 
     @classmethod
@@ -176,10 +178,10 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
                            tooltip="sde: SDE-Drag; ode: the ODE-Drag baseline."),
             inputs.steps(), inputs.t0(), inputs.cfg(),
             io.Int.Input("step_size", default=PAPER["step_size"], min=1, max=64,
-                         tooltip=f"Latent cells moved per sub-drag (paper: {PAPER['step_size']}). Smaller is "
-                                 "slower and gentler."),
+                         tooltip=f"Length of one sub-drag, in size_unit (default 64ths of the short side; paper: "
+                                 f"{PAPER['step_size']}). Smaller is slower and gentler."),
             *drag_knobs(), inputs.seed(),
-            inputs.negative(), inputs.mask(), inputs.guider(), inputs.sigmas(), lora_scale_min(),
+            inputs.negative(), inputs.mask(), inputs.guider(), inputs.sigmas(), lora_scale_min(), size_unit_input(),
         ]
 
     @classmethod
@@ -189,9 +191,10 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
                                                                 "batch): decode and save as an animation.")]
 
     @classmethod
-    def validate_inputs(cls, method=None, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None):
+    def validate_inputs(cls, method=None, t0=None, cfg=None, alpha=None, beta=None, lora_scale_min=None,
+                        size_unit=None):
         return inputs.check_widgets(cls, method=method, t0=t0, cfg=cfg, alpha=alpha, beta=beta,
-                                    lora_scale_min=lora_scale_min)
+                                    lora_scale_min=lora_scale_min, size_unit=size_unit)
 
     @classmethod
     def drag_method(cls, method, schedule, model):
@@ -203,15 +206,15 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, latent, drag_points, method, steps, t0, cfg, step_size, r, alpha, beta, seed,
-                negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5):
-        plan = DragPlan.of(cls, model, latent, drag_points, method, sigmas, steps, t0, step_size)
+                negative=None, mask=None, guider=None, sigmas=None, lora_scale_min=0.5, size_unit=LEGACY_UNIT):
+        plan = DragPlan.of(cls, model, latent, drag_points, method, sigmas, steps, t0, step_size, r, size_unit)
         model, setters = lora_ramp(model, guider, plan.sigmas, lora_scale_min)
         spec = GuidanceSpec(model, guider=guider, positive=positive, negative=negative, cfg=cfg)
         run = GuidedRun(model, spec, latent, calls=plan.calls, latents_per_call=plan.method.latents_per_call,
                         cfg_scales=guidance_scales(plan.n_steps, spec.base_cfg), setters=setters, mask=mask)
         plan.log_memory(model, spec)
         out = run.sample(sde_drag, plan.sigmas, start=CLEAN, seed=seed, sources=plan.sources, targets=plan.targets,
-                         method=plan.method, paste=CopyPaste(r, alpha, beta, step_size),
+                         method=plan.method, paste=CopyPaste(plan.r, alpha, beta, plan.step_size),
                          noise=NoiseSource(generator_for(seed)), schedule=plan.schedule, mask=run.region,
                          step_kwargs=run.step_kwargs)
         frames = torch.cat([model.model.process_latent_out(f.float()) for f in out.result.frames])
@@ -230,6 +233,8 @@ class DragPlan:
     method: DragMethod
     n_subdrags: int
     shape: tuple
+    r: int  # in cells
+    step_size: float  # in cells
 
     @property
     def n_steps(self) -> int:
@@ -240,7 +245,8 @@ class DragPlan:
         return self.n_subdrags * self.n_steps * self.method.calls_per_step
 
     @classmethod
-    def of(cls, node, model, latent, drag_points, method, sigmas, steps, t0, step_size) -> "DragPlan":
+    def of(cls, node, model, latent, drag_points, method, sigmas, steps, t0, step_size, r,
+           size_unit=LEGACY_UNIT) -> "DragPlan":
         if method not in ("sde", "ode"):  # a linked value is not seen by validate_inputs
             raise ValueError(f"method: must be 'sde' or 'ode', got {method!r}")
         samples = latent_samples(latent)
@@ -248,10 +254,14 @@ class DragPlan:
         sources, targets = points_in_cells(drag_points, samples, latent_format)
         sigmas = choose_sigmas(model, sigmas, steps, t0)
         schedule = schedule_of(model)
-        n_subdrags = len(plan_subdrags(sources, targets, step_size))
+        height, width = samples.shape[-2:]
+        r_cells, step_cells_ = radius_cells(r, size_unit, height, width), step_cells(step_size, size_unit, height, width)
+        n_subdrags = len(plan_subdrags(sources, targets, step_cells_))
         plan = cls(sources, targets, sigmas, schedule, node.drag_method(method, schedule, model), n_subdrags,
-                   tuple(samples.shape))
+                   tuple(samples.shape), r_cells, step_cells_)
         logging.info("SDE Drag plan: %s", plan_text(n_subdrags, plan.n_steps, plan.method.calls_per_step))
+        logging.info("SDE Drag sizes: r %g and step_size %g in %s = %d and %g latent cells of %dx%d", r, step_size,
+                     size_unit, r_cells, step_cells_, height, width)
         check_memory(samples.shape, plan.n_steps, n_subdrags, getattr(model, "load_device", None), "SDE Drag",
                      downscale_factor(latent_format, drag_points, samples.shape[-1]), model=model)  # before any heavy work
         check_representable(schedule, sigmas)

@@ -59,33 +59,45 @@ class SDEDragIdentityLoRA(SDEDragNode, io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, rank, steps, learning_rate, seed, latent=None, image=None, vae=None):
-        if latent is not None:
-            samples = latent_samples(latent)
-        elif image is not None and vae is not None:
-            samples = latent_samples({"samples": vae.encode(image[:, :, :, :3])})
-        else:
-            raise ValueError("latent: connect the image's LATENT, or an IMAGE together with its VAE")
+        samples = training_samples(latent, image, vae)
         if find_identity_lora(model) is not None:
             raise ValueError("model: this MODEL already carries an identity LoRA; train on the model without it")
         pairs = fixed_pairs(samples, schedule_sigmas(model.model), LOSS_PAIRS, seed + 1)
-        total = work_units(steps, pairs)  # the loss checks before and after are on the bar too
-        bar = comfy.utils.ProgressBar(total)
-        done = [0]
-
-        def on_work():
-            done[0] += 1
-            bar.update_absolute(done[0], total)
-            comfy.model_management.throw_exception_if_processing_interrupted()
-
-        def on_step(i):
-            comfy.model_management.throw_exception_if_processing_interrupted()
-
+        progress = WorkProgress(work_units(steps, pairs))  # the loss checks before and after are on the bar too
         lora, info = train_identity_lora(model, samples, positive, rank=rank, steps=steps, learning_rate=learning_rate,
-                                         seed=seed, on_step=on_step, loss_pairs=pairs, on_work=on_work)
+                                         seed=seed, on_step=progress.check_cancel, loss_pairs=pairs,
+                                         on_work=progress.advance)
         logging.info("SDE Drag identity LoRA: %d layers, rank %d, %d steps; denoising loss on %d fixed pairs "
                      "%.5f -> %.5f", len(lora.weights), rank, steps, LOSS_PAIRS, info["loss_before"],
                      info["loss_after"])
         return io.NodeOutput(with_identity_lora(model, lora))
+
+
+def training_samples(latent=None, image=None, vae=None):
+    """What the LoRA trains on: the connected latent, else the image encoded with its VAE."""
+    if latent is not None:
+        return latent_samples(latent)
+    if image is not None and vae is not None:
+        return latent_samples({"samples": vae.encode(image[:, :, :, :3])})
+    raise ValueError("latent: connect the image's LATENT, or an IMAGE together with its VAE")
+
+
+class WorkProgress:
+    """ComfyUI's progress bar over `total` units of training work; Cancel is checked at every
+    unit and every step, so training stops within one forward/backward pass."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+        self.bar = comfy.utils.ProgressBar(total)
+
+    def advance(self):
+        self.done += 1
+        self.bar.update_absolute(self.done, self.total)
+        self.check_cancel()
+
+    @staticmethod
+    def check_cancel(_step=None):
+        comfy.model_management.throw_exception_if_processing_interrupted()
 
 
 class SDEDragSaveLoRA(SDEDragNode, io.ComfyNode):

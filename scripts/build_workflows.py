@@ -51,14 +51,14 @@ def _presets():
 
 
 PRESETS = _presets()
-# Demo-scale presets: 64x64 images, latent factor 4, so r and step_size are a quarter of SD's.
-DRAG = {**PRESETS.DEMO, "seed": 1234}
+# The nodes take r and step_size in 64ths of the latent's short side (nodes/size_units.py), so the presets are
+# said in that unit: the demo's (64x64 images, 16x16 latents) r 3 and step_size 2 cells are 12 and 8.
+DRAG = {**PRESETS.in_short_side_64ths(PRESETS.DEMO, PRESETS.DEMO_LATENT_SIDE), "seed": 1234}
 # The paper's SD1.5 presets (512x512 pictures, 64x64 latents).
 PAPER = {**PRESETS.PAPER, "seed": 1234}
-# SDXL and Flux at 1024x1024: latents of 128x128 cells, twice SD1.5's per side. r and step_size count latent
-# cells, so doubling them keeps the copied patch the same share of the picture and the same number of sub-drags
-# for a drag of the same share of the picture (scaled by this reasoning, not measured).
-LARGE = {**PAPER, "step_size": 4, "r": 10}
+# SDXL and Flux at 1024x1024: latents of 128x128 cells. In 64ths of the short side the paper's r 5 and
+# step_size 2 are 10 and 4 cells there: the same share of the picture as on SD1.5 (reasoned, not measured).
+LARGE = PAPER
 # The fast preset: the paper's with 25 steps (an eighth of its model calls; README "Performance", figure 5).
 FAST = {**PRESETS.FAST, "seed": 1234}
 REAL_NOTE = ("Models, picture and prompts are yours to change: the file names are ComfyUI's own templates' (the "
@@ -422,8 +422,8 @@ def drag_template(s, r: Real, presets, prefix, model=None, **extra):
 def wf_sd15_drag(s):
     r = Real(s, "# SDE-Drag on SD1.5, the paper's presets\nPress Run: the example photograph's spoon moves right. Then "
                 "load your own picture in 'Your picture', paint its mask, click a source and its target in 'Drag "
-                "Points'. Presets as the paper: steps 200, t0 0.6, cfg 3 (ramped from 1), step_size 2 and r 5 latent "
-                "cells (16 and 40 px), alpha 1.1, beta 0.3.", "sd15", "a spoon beside a cup of coffee", SD15_SIZE)
+                "Points'. Presets as the paper: steps 200, t0 0.6, cfg 3 (ramped from 1), step_size 2 and r 5 (64ths of the "
+                "picture's short side: 16 and 40 px here), alpha 1.1, beta 0.3.", "sd15", "a spoon beside a cup of coffee", SD15_SIZE)
     drag_template(s, r, PAPER, "sde_drag_sd15")
 
 
@@ -466,9 +466,8 @@ def wf_sd15_img2img_inpaint(s):
     s.group((5, 6), "6. Decode and save")
 
 
-LARGE_NOTE = ("r and step_size count latent cells; the latent of a 1024x1024 picture is 128x128, twice SD1.5's 64x64 "
-              "per side, so the presets double them: step_size 4 and r 10 (32 and 80 px, the same share of the "
-              "picture as the paper's 2 and 5 on SD1.5). The example is the photograph's centre square, scaled up "
+LARGE_NOTE = ("r and step_size count 64ths of the picture's short side, so the paper's step_size 2 and r 5 are 32 "
+              "and 80 px here, the same share of the picture as on SD1.5. The example is the photograph's centre square, scaled up "
               "(soft): use a sharp picture of your own at this size.")
 
 

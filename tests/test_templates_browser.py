@@ -220,3 +220,31 @@ def test_a_template_opens_with_no_node_over_another_and_runs_with_no_preview_ove
         run_in_browser(page, name)
         page.screenshot(path=str(folder / f"{name} - after run.png"))
         assert_readable(page, name, "after a run")
+
+
+SIZE_UNITS = """() => app.graph._nodes.filter(n => ["SDEDragAllInOne", "SDEDragCopyPaste"].includes(n.type))
+                  .map(n => [n.type, n.widgets.find(w => w.name === "size_unit").value])"""
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.mark.parametrize("saved", ["saved_before_size_unit_sde_drag.json", "saved_before_v3_sde_drag_composable_nodes.json"])
+def test_a_workflow_saved_before_size_unit_loads_in_latent_cells_and_sends_them(page, saved):
+    """r and step_size of a workflow saved before the size_unit widget existed meant latent cells: the frontend
+    migration (web/size_unit_migration.js) sets the widget so, and the prompt it sends says so."""
+    workflow = json.loads((FIXTURES / saved).read_text())
+    page.evaluate("async ([wf, name]) => { await app.loadGraphData(wf, true, true, name); }", [workflow, saved])
+    page.wait_for_timeout(300)
+    units = page.evaluate(SIZE_UNITS)
+    assert units and all(unit == "latent cells" for _, unit in units), units
+    output = page.evaluate("async () => (await app.graphToPrompt()).output")
+    sent = [node["inputs"].get("size_unit") for node in output.values()
+            if node["class_type"] in ("SDEDragAllInOne", "SDEDragCopyPaste")]
+    assert sent == ["latent cells"] * len(units), sent
+
+
+def test_a_new_drag_node_and_a_shipped_template_use_64ths_of_the_short_side(page):
+    open_template(page, "01 Demo - SDE-Drag - click points on the picture")
+    assert page.evaluate(SIZE_UNITS) == [["SDEDragAllInOne", "64ths of the short side"]]
+    made = page.evaluate("""() => { app.graph.clear(); const n = LiteGraph.createNode("SDEDragAllInOne");
+                            app.graph.add(n); return n.widgets.find(w => w.name === "size_unit").value; }""")
+    assert made == "64ths of the short side"

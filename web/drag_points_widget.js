@@ -8,49 +8,12 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { frameOf, paint } from "./points_canvas.js";
 import { parsePoints } from "./points_format.js";
+import { upstreamImage, viewUrl } from "./points_source.js";
 import { say } from "./points_strings.js";
 
 const NODE_TYPE = "SDEDragPoints";
 const HIT_PX = 10; // how near (screen px) a press must be to grab a point
 const MAX_UNDO = 100;
-
-function viewUrl(name, type, subfolder = "") {
-  const annotated = /^(.*) \[(input|output|temp)\]$/.exec(name);
-  if (annotated) [name, type] = [annotated[1], annotated[2]];
-  const cut = name.lastIndexOf("/");
-  if (cut >= 0) [subfolder, name] = [name.slice(0, cut), name.slice(cut + 1)];
-  return api.apiURL("/view?" + new URLSearchParams({ filename: name, type, subfolder }));
-}
-
-const CASE_LOADER = "SDEDragLoadDragBenchCase";
-const MAX_REROUTES = 32; // a loop of Reroutes must not hang the page
-
-/** The node whose output reaches `node`'s input `name`, through any Reroutes; null when unlinked. */
-function sourceNode(node, name) {
-  let [current, slot] = [node, node.findInputSlot?.(name) ?? -1];
-  for (let hop = 0; hop < MAX_REROUTES && slot >= 0 && current?.graph; hop++) {
-    let link = null;
-    try { link = current.getInputLink(slot); } catch { /* a node being removed */ }
-    const origin = link && current.graph.getNodeById(link.origin_id);
-    if (!origin || origin.type !== "Reroute") return origin || null;
-    [current, slot] = [origin, 0];
-  }
-  return null;
-}
-
-/** Where the picture that feeds the node can be fetched before any run: {url} or, when it cannot
- *  be known until the graph runs, {hint}. A DragBench case's picture comes from the pack's
- *  /sde_drag/dragbench_case_image route, which finds the case exactly as the loader node does. */
-function upstreamImage(node) {
-  const origin = sourceNode(node, "image");
-  if (!origin) return { hint: say("connect") };
-  const value = (name) => origin.widgets?.find((w) => w.name === name)?.value;
-  if (origin.type === CASE_LOADER && typeof value("case") === "string" && value("case"))
-    return { url: api.apiURL("/sde_drag/dragbench_case_image?" + new URLSearchParams({ case: value("case") })) };
-  if (typeof value("image") === "string" && value("image")) return { url: viewUrl(value("image"), "input") };
-  if (origin.imgs?.[0]?.src) return { url: origin.imgs[0].src };
-  return { hint: say("runOnce", origin.title || origin.type) };
-}
 
 /** Run `fn` after whatever `target[name]` already did (other extensions keep working). */
 function chain(target, name, fn) {

@@ -1,9 +1,11 @@
 // Drag Points widget: pick source -> target pairs on the image that feeds the node.
 // The pairs live in image pixels as JSON in the node's `points` widget, so saving, reloading,
 // copy/paste and resizing keep them. Nothing from the workflow is ever parsed as HTML.
-// No timer: it redraws on the frontend's events (graph changes, runs, links, resizes, image loads), and
-// an editor whose node left the workflow by any path (onRemoved is not called for nodes inside a
-// subgraph on every frontend) lets its observer go at the next graph event.
+// No timer and no re-reading on each canvas frame: it redraws on events only (the points widget's
+// callback, which its value setter calls on every frontend; graph changes, runs, links, the upstream
+// picture widget and Reroutes, resizes, image loads, its own pointer events), and an editor whose node
+// left the workflow by any path (onRemoved is not called for nodes inside a subgraph on every frontend)
+// lets its observer go at the next graph event.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { frameOf, paint } from "./points_canvas.js";
@@ -28,6 +30,15 @@ function el(tag, style, text = "") {
 }
 
 const editors = new Set(); // WeakRefs to the editors that follow the graph's events
+const followed = new WeakSet(); // upstream widgets and Reroutes whose changes already reach every editor
+
+/** An upstream change made by script or by a widget reaches no graph event until the user's next action:
+ *  a Load Image's pick or upload calls its widget's callback, a relinked Reroute its onConnectionsChange. */
+function follow(target) {
+  if (followed.has(target)) return;
+  followed.add(target);
+  chain(target, target.type === "Reroute" ? "onConnectionsChange" : "callback", () => refreshAll());
+}
 
 /** Whether `node` is still in the workflow: in the root graph, or in a subgraph that a node in the workflow opens. */
 function inWorkflow(node, depth = 0) {
@@ -112,7 +123,8 @@ class PointEditor {
   /** Re-read the upstream image choice and the widget text; redraw when either changed. */
   refresh() {
     this.attach();
-    const { url, hint } = upstreamImage(this.node);
+    const { url, hint, watch } = upstreamImage(this.node);
+    watch.forEach(follow);
     const changed = hint !== this.hint;
     this.hint = hint;
     this.canvas.dataset.hint = hint || "";
@@ -247,7 +259,7 @@ app.registerExtension({
       this.sdeDrag = new PointEditor(this);
       this.setSize?.([Math.max(this.size[0], 300), Math.max(this.size[1], 340)]);
     });
-    for (const hook of ["onAdded", "onConfigure", "onConnectionsChange", "onDrawForeground"])
+    for (const hook of ["onAdded", "onConfigure", "onConnectionsChange"])
       chain(proto, hook, function () { this.sdeDrag?.refresh(); });
     chain(proto, "onExecuted", function (output) { this.sdeDrag?.onExecuted(output); });
     chain(proto, "onRemoved", function () { this.sdeDrag?.release(); });

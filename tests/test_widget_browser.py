@@ -494,3 +494,28 @@ def test_the_editor_follows_an_upstream_change_in_the_same_task_with_no_user_eve
     hint = page.evaluate(f"() => {{ window.__sdeReroute.disconnectInput(0); return {editor}.canvas.dataset.hint; }}")
     assert hint.startswith("Connect a Load Image"), hint
     page.evaluate("() => { delete window.__sdeLoad; delete window.__sdeReroute; }")
+
+
+def test_the_editor_reads_with_the_served_parser_which_is_the_tested_file(page):
+    """tests/test_points_format_browser.py holds web/points_format.js to the server's reading; this holds the
+    page to that file: the server serves it unchanged and the editor reads each text as that module does."""
+    shipped = (Path(__file__).resolve().parents[1] / "web" / "points_format.js").read_text(encoding="utf-8")
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    texts = ["size 96 x 64\n20,15 -> 50,30\n(70,50) to (40,10)",
+             '{"points": [[{"x": 20, "y": 15}, [50, 30.25]]], "width": 96, "height": 64}',
+             "size \u0669\u0666 x \u0666\u0664\n\u0661,\u0662 -> \u0663,\u0664",
+             "20,15 -> 50,30\n70,50 -> forty,10", '{"points": [[[NaN, 2], [3, 4]]]}']
+    got = page.evaluate("""async (texts) => {
+      const module = "/extensions/ComfyUI-SDE-Drag/points_format.js";
+      const served = await (await fetch(module)).text(), { parsePoints } = await import(module);
+      const n = app.graph._nodes.find(n => n.type === "SDEDragPoints"), w = n.widgets.find(w => w.name === "points");
+      // A refused text keeps no size of its own: the editor shows the picture's.
+      const reading = (m) => JSON.stringify(m.error ? [m.pairs, m.error] : [m.pairs, m.width, m.height]);
+      const out = texts.map((text) => { w.value = text; return [reading(n.sdeDrag.model), reading(parsePoints(text))]; });
+      return {served, out};
+    }""", texts)
+    assert got["served"] == shipped
+    for text, (editor, module) in zip(texts, got["out"]):
+        assert editor == module, (text, editor, module)
+    assert sum('"drag_points: ' in editor for editor, _ in got["out"]) == 2, got["out"]

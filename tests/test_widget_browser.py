@@ -241,14 +241,19 @@ def test_a_workflow_with_html_in_its_title_and_points_loads_as_plain_text(page):
 
 
 # Counts, from inside the page, the timers and ResizeObservers that the pack's scripts start and have not let
-# go; and the frontend's graphChanged events (what a user's edit fires). Installed once per page.
+# go, the timeouts and animation frames they ask for (a polling loop re-arms one of them), and the frontend's
+# graphChanged events (what a user's edit fires). Installed once per page.
 COUNT_RESOURCES = """async () => {
   if (window.__sdeLive) return;
-  const live = window.__sdeLive = {intervals: new Set(), observers: new Set(), graphChanged: 0};
+  const live = window.__sdeLive = {intervals: new Set(), observers: new Set(), graphChanged: 0, scheduled: 0};
   const ours = () => /\\/extensions\\/ComfyUI-SDE-Drag\\//.test(new Error().stack);
   const [setInterval0, clearInterval0] = [window.setInterval, window.clearInterval];
   window.setInterval = function (...args) { const id = setInterval0.apply(this, args); if (ours()) live.intervals.add(id); return id; };
   window.clearInterval = function (id) { live.intervals.delete(id); return clearInterval0.call(this, id); };
+  for (const name of ["setTimeout", "requestAnimationFrame"]) {
+    const original = window[name];
+    window[name] = function (...args) { if (ours()) live.scheduled++; return original.apply(this, args); };
+  }
   window.ResizeObserver = class extends window.ResizeObserver {
     observe(...args) { if (ours()) live.observers.add(this); return super.observe(...args); }
     disconnect() { live.observers.delete(this); return super.disconnect(); }
@@ -256,7 +261,8 @@ COUNT_RESOURCES = """async () => {
   const { api } = await import("/scripts/api.js");
   api.addEventListener("graphChanged", () => live.graphChanged++);
 }"""
-LIVE = "() => ({intervals: window.__sdeLive.intervals.size, observers: window.__sdeLive.observers.size, graphChanged: window.__sdeLive.graphChanged})"
+LIVE = """() => ({intervals: window.__sdeLive.intervals.size, observers: window.__sdeLive.observers.size,
+               graphChanged: window.__sdeLive.graphChanged, scheduled: window.__sdeLive.scheduled})"""
 
 
 def press_on_canvas(page, key):
@@ -358,7 +364,7 @@ def test_a_text_the_server_would_refuse_is_named_kept_until_an_edit_and_back_on_
 
 
 def test_the_editor_follows_another_picture_chosen_upstream_with_no_timer(page):
-    """The editor learns of a new upstream choice from the frontend's events (the canvas redraw, the
+    """The editor learns of a new upstream choice from events (the Load Image widget's callback, the
     graphChanged of the user's next click), not from polling; points picked on the former picture are
     scaled to the new one."""
     small = "sde_drag_widget_small.png"
@@ -386,3 +392,130 @@ def test_loading_another_workflow_lets_go_of_an_editor_inside_a_subgraph(page):
     page.wait_for_function("() => app.graph._nodes.length === 0")
     page.wait_for_function("() => window.__sdeLive.observers.size === 0", timeout=5_000)
     assert page.evaluate(LIVE)["intervals"] == 0
+
+
+# Counts the editor's own work (re-reading its node, redrawing) until `() => window.__sdeWork.restore()`.
+COUNT_WORK = """() => {
+  const proto = Object.getPrototypeOf(app.graph._nodes.find(n => n.type === "SDEDragPoints").sdeDrag);
+  const work = window.__sdeWork = {refresh: 0, sync: 0, draw: 0};
+  const originals = Object.keys(work).map((name) => [name, proto[name]]);
+  for (const [name, fn] of originals) proto[name] = function (...args) { work[name]++; return fn.apply(this, args); };
+  Object.defineProperty(work, "restore", {value: () => { for (const [name, fn] of originals) proto[name] = fn; }});
+}"""
+
+
+def test_an_idle_editor_polls_nothing_while_the_frontend_redraws_and_the_pointer_moves(page):
+    """No timer, no animation-frame loop and no re-reading on each canvas frame: an editor left alone does
+    nothing at all, however often the frontend draws the graph."""
+    page.evaluate(COUNT_RESOURCES)
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    before = page.evaluate(LIVE)
+    page.evaluate(COUNT_WORK)
+    try:
+        for step in range(10):  # over the empty graph canvas, as a user on the way elsewhere
+            page.mouse.move(250 + 20 * step, 650)
+            page.evaluate("() => { app.graph.setDirtyCanvas(true, true); app.canvas.draw(true, true); }")
+        page.wait_for_timeout(1200)  # four times the former polling period
+        work = page.evaluate("() => ({...window.__sdeWork})")
+    finally:
+        page.evaluate("() => window.__sdeWork.restore()")
+    assert work == {"refresh": 0, "sync": 0, "draw": 0}, work
+    assert page.evaluate(LIVE)["scheduled"] == before["scheduled"], "the editor asked for a timeout or a frame"
+    assert page.evaluate(LIVE)["intervals"] == 0
+
+
+def test_a_value_set_through_the_widget_api_is_drawn_at_once(page):
+    """Another extension, a side panel or a script writes the points widget: the editor shows the new
+    text in the same task (no timer, no frame to wait for) and leaves the text as written."""
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    source, target = CLICKS[0]
+    text = json.dumps({"points": [[list(source), list(target)]], "width": IMAGE_W, "height": IMAGE_H})
+    refused = "1,2 -> three,4"
+    seen = page.evaluate("""([texts, source]) => {
+      const n = app.graph._nodes.find(n => n.type === "SDEDragPoints"), e = n.sdeDrag;
+      const w = n.widgets.find(w => w.name === "points");
+      const pixel = () => { const f = e.frame();
+        return [...e.canvas.getContext("2d").getImageData(Math.round(f.x + source[0] * f.s), Math.round(f.y + source[1] * f.s), 1, 1).data.slice(0, 3)]; };
+      const out = [{pixel: pixel(), status: e.status.textContent}];
+      for (const text of texts) {
+        w.value = text;  // read back in the same task: nothing may wait for later
+        out.push({pixel: pixel(), status: e.status.textContent, message: e.canvas.dataset.message, value: w.value});
+      }
+      return out;
+    }""", [[text, refused, ""], list(source)])
+    start, shown, refusal, cleared = seen
+    assert start["status"] == f"0 pairs · {IMAGE_W}×{IMAGE_H} px" and start["pixel"][0] < 150, start
+    assert shown["status"] == f"1 pair · {IMAGE_W}×{IMAGE_H} px" and shown["value"] == text, shown
+    r, g, b = shown["pixel"]
+    assert r > 200 and g < 120 and b < 120, shown  # the red source dot, drawn already
+    assert refusal["message"].startswith("drag_points: cannot read '1,2 -> three,4'"), refusal
+    assert refusal["status"].startswith("0 pairs") and refusal["value"] == refused, refusal
+    assert cleared["status"] == f"0 pairs · {IMAGE_W}×{IMAGE_H} px" and cleared["message"] == "", cleared
+    assert cleared["pixel"] == start["pixel"], (start, cleared)
+
+
+# Load Image -> Reroute -> Drag Points, built by script (no user event reaches the frontend).
+BUILD_REROUTED = """([imageName]) => {
+  app.graph.clear();
+  const load = LiteGraph.createNode("LoadImage"), reroute = LiteGraph.createNode("Reroute"),
+        drag = LiteGraph.createNode("SDEDragPoints");
+  load.pos = [60, 90]; reroute.pos = [400, 120]; drag.pos = [520, 90];
+  for (const n of [load, reroute, drag]) app.graph.add(n);
+  drag.setSize([340, 380]);
+  load.widgets.find(w => w.name === "image").value = imageName;
+  load.connect(0, reroute, 0);
+  reroute.connect(0, drag, drag.findInputSlot("image"));
+  Object.assign(window, {__sdeLoad: load, __sdeReroute: reroute});
+}"""
+
+
+def test_the_editor_follows_an_upstream_change_in_the_same_task_with_no_user_event(page):
+    """A new pick in Load Image (its widget's callback, as an upload or the list calls it) and a Reroute
+    relinked by script reach the editor at once; the editor does not wait for a click or a canvas frame."""
+    small = "sde_drag_widget_small.png"
+    (page.server.input_dir / small).write_bytes(png_bytes(IMAGE_W // 2, IMAGE_H // 2))
+    page.evaluate(BUILD_REROUTED, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    editor = "app.graph._nodes.find(n => n.type === 'SDEDragPoints').sdeDrag"
+    url = page.evaluate(f"""(name) => {{ const w = window.__sdeLoad.widgets.find(w => w.name === "image");
+                                         w.value = name; w.callback?.(name); return {editor}.url; }}""", small)
+    assert "filename=" + small in url, url
+    page.wait_for_function(f"() => {editor}.status.textContent.endsWith('{IMAGE_W // 2}×{IMAGE_H // 2} px')", timeout=5_000)
+
+    url = page.evaluate(f"""(name) => {{ const other = LiteGraph.createNode("LoadImage");
+      other.pos = [60, 500]; app.graph.add(other); other.widgets.find(w => w.name === "image").value = name;
+      other.connect(0, window.__sdeReroute, 0); return {editor}.url; }}""", IMAGE_NAME)
+    assert "filename=" + IMAGE_NAME in url, url
+    wait_for_image(page, "input")
+
+    # Unlinked: the editor knows at once (it keeps showing the last picture, with the points on it).
+    hint = page.evaluate(f"() => {{ window.__sdeReroute.disconnectInput(0); return {editor}.canvas.dataset.hint; }}")
+    assert hint.startswith("Connect a Load Image"), hint
+    page.evaluate("() => { delete window.__sdeLoad; delete window.__sdeReroute; }")
+
+
+def test_the_editor_reads_with_the_served_parser_which_is_the_tested_file(page):
+    """tests/test_points_format_browser.py holds web/points_format.js to the server's reading; this holds the
+    page to that file: the server serves it unchanged and the editor reads each text as that module does."""
+    shipped = (Path(__file__).resolve().parents[1] / "web" / "points_format.js").read_text(encoding="utf-8")
+    page.evaluate(BUILD, [IMAGE_NAME])
+    wait_for_image(page, "input")
+    texts = ["size 96 x 64\n20,15 -> 50,30\n(70,50) to (40,10)",
+             '{"points": [[{"x": 20, "y": 15}, [50, 30.25]]], "width": 96, "height": 64}',
+             "size \u0669\u0666 x \u0666\u0664\n\u0661,\u0662 -> \u0663,\u0664",
+             "20,15 -> 50,30\n70,50 -> forty,10", '{"points": [[[NaN, 2], [3, 4]]]}']
+    got = page.evaluate("""async (texts) => {
+      const module = "/extensions/ComfyUI-SDE-Drag/points_format.js";
+      const served = await (await fetch(module)).text(), { parsePoints } = await import(module);
+      const n = app.graph._nodes.find(n => n.type === "SDEDragPoints"), w = n.widgets.find(w => w.name === "points");
+      // A refused text keeps no size of its own: the editor shows the picture's.
+      const reading = (m) => JSON.stringify(m.error ? [m.pairs, m.error] : [m.pairs, m.width, m.height]);
+      const out = texts.map((text) => { w.value = text; return [reading(n.sdeDrag.model), reading(parsePoints(text))]; });
+      return {served, out};
+    }""", texts)
+    assert got["served"] == shipped
+    for text, (editor, module) in zip(texts, got["out"]):
+        assert editor == module, (text, editor, module)
+    assert sum('"drag_points: ' in editor for editor, _ in got["out"]) == 2, got["out"]

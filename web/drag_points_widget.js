@@ -1,56 +1,21 @@
 // Drag Points widget: pick source -> target pairs on the image that feeds the node.
 // The pairs live in image pixels as JSON in the node's `points` widget, so saving, reloading,
 // copy/paste and resizing keep them. Nothing from the workflow is ever parsed as HTML.
-// No timer: it redraws on the frontend's events (graph changes, runs, links, resizes, image loads), and
-// an editor whose node left the workflow by any path (onRemoved is not called for nodes inside a
-// subgraph on every frontend) lets its observer go at the next graph event.
+// No timer and no re-reading on each canvas frame: it redraws on events only (the points widget's
+// callback, which its value setter calls on every frontend; graph changes, runs, links, the upstream
+// picture widget and Reroutes, resizes, image loads, its own pointer events), and an editor whose node
+// left the workflow by any path (onRemoved is not called for nodes inside a subgraph on every frontend)
+// lets its observer go at the next graph event.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { frameOf, paint } from "./points_canvas.js";
 import { parsePoints } from "./points_format.js";
+import { upstreamImage, viewUrl } from "./points_source.js";
 import { say } from "./points_strings.js";
 
 const NODE_TYPE = "SDEDragPoints";
 const HIT_PX = 10; // how near (screen px) a press must be to grab a point
 const MAX_UNDO = 100;
-
-function viewUrl(name, type, subfolder = "") {
-  const annotated = /^(.*) \[(input|output|temp)\]$/.exec(name);
-  if (annotated) [name, type] = [annotated[1], annotated[2]];
-  const cut = name.lastIndexOf("/");
-  if (cut >= 0) [subfolder, name] = [name.slice(0, cut), name.slice(cut + 1)];
-  return api.apiURL("/view?" + new URLSearchParams({ filename: name, type, subfolder }));
-}
-
-const CASE_LOADER = "SDEDragLoadDragBenchCase";
-const MAX_REROUTES = 32; // a loop of Reroutes must not hang the page
-
-/** The node whose output reaches `node`'s input `name`, through any Reroutes; null when unlinked. */
-function sourceNode(node, name) {
-  let [current, slot] = [node, node.findInputSlot?.(name) ?? -1];
-  for (let hop = 0; hop < MAX_REROUTES && slot >= 0 && current?.graph; hop++) {
-    let link = null;
-    try { link = current.getInputLink(slot); } catch { /* a node being removed */ }
-    const origin = link && current.graph.getNodeById(link.origin_id);
-    if (!origin || origin.type !== "Reroute") return origin || null;
-    [current, slot] = [origin, 0];
-  }
-  return null;
-}
-
-/** Where the picture that feeds the node can be fetched before any run: {url} or, when it cannot
- *  be known until the graph runs, {hint}. A DragBench case's picture comes from the pack's
- *  /sde_drag/dragbench_case_image route, which finds the case exactly as the loader node does. */
-function upstreamImage(node) {
-  const origin = sourceNode(node, "image");
-  if (!origin) return { hint: say("connect") };
-  const value = (name) => origin.widgets?.find((w) => w.name === name)?.value;
-  if (origin.type === CASE_LOADER && typeof value("case") === "string" && value("case"))
-    return { url: api.apiURL("/sde_drag/dragbench_case_image?" + new URLSearchParams({ case: value("case") })) };
-  if (typeof value("image") === "string" && value("image")) return { url: viewUrl(value("image"), "input") };
-  if (origin.imgs?.[0]?.src) return { url: origin.imgs[0].src };
-  return { hint: say("runOnce", origin.title || origin.type) };
-}
 
 /** Run `fn` after whatever `target[name]` already did (other extensions keep working). */
 function chain(target, name, fn) {
@@ -65,6 +30,15 @@ function el(tag, style, text = "") {
 }
 
 const editors = new Set(); // WeakRefs to the editors that follow the graph's events
+const followed = new WeakSet(); // upstream widgets and Reroutes whose changes already reach every editor
+
+/** An upstream change made by script or by a widget reaches no graph event until the user's next action:
+ *  a Load Image's pick or upload calls its widget's callback, a relinked Reroute its onConnectionsChange. */
+function follow(target) {
+  if (followed.has(target)) return;
+  followed.add(target);
+  chain(target, target.type === "Reroute" ? "onConnectionsChange" : "callback", () => refreshAll());
+}
 
 /** Whether `node` is still in the workflow: in the root graph, or in a subgraph that a node in the workflow opens. */
 function inWorkflow(node, depth = 0) {
@@ -149,7 +123,8 @@ class PointEditor {
   /** Re-read the upstream image choice and the widget text; redraw when either changed. */
   refresh() {
     this.attach();
-    const { url, hint } = upstreamImage(this.node);
+    const { url, hint, watch } = upstreamImage(this.node);
+    watch.forEach(follow);
     const changed = hint !== this.hint;
     this.hint = hint;
     this.canvas.dataset.hint = hint || "";
@@ -284,7 +259,7 @@ app.registerExtension({
       this.sdeDrag = new PointEditor(this);
       this.setSize?.([Math.max(this.size[0], 300), Math.max(this.size[1], 340)]);
     });
-    for (const hook of ["onAdded", "onConfigure", "onConnectionsChange", "onDrawForeground"])
+    for (const hook of ["onAdded", "onConfigure", "onConnectionsChange"])
       chain(proto, hook, function () { this.sdeDrag?.refresh(); });
     chain(proto, "onExecuted", function (output) { this.sdeDrag?.onExecuted(output); });
     chain(proto, "onRemoved", function () { this.sdeDrag?.release(); });

@@ -2,7 +2,7 @@
 // allow_empty): the JSON form with [x, y] or {"x", "y"} points, a bare JSON list of pairs, and the
 // "sx,sy -> tx,ty" lines with an optional "size W x H" line and "#" comments. What the server refuses
 // comes back with `error` set, so the editor can say so instead of dropping points in silence.
-// The editor imports this module and tests/test_points_format_agreement.py runs the same texts through
+// The editor imports this module and tests/test_points_format_browser.py runs the same texts through
 // it and through the Python parser. Python's whitespace (str.split) and Unicode digits (re's \d) are
 // followed too. Known differences: JSON nested deeper than Python's recursion limit (about 1,000
 // levels) is refused by the server only.

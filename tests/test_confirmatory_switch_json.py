@@ -10,17 +10,14 @@ import math
 import pathlib
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
+from studies import study_switch
 
-import study_switch  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 JSON = ROOT / "benchmarks" / "results" / "confirmatory-switch.json"
 PREREG = ROOT / "benchmarks" / "preregistration" / "2026-12-07-switch.md"
@@ -145,7 +142,7 @@ def test_the_quick_run_writes_a_json_of_the_same_shape(tmp_path):
 
 
 def test_the_switch_reconstructs_exactly_on_the_64x64_model_of_the_run():
-    import exact_mixture as em
+    from studies import exact_mixture as em
 
     scenes = em.TexturedObjectScenes(**study_switch.SCENE)
     x0 = scenes.sample(2, torch.Generator().manual_seed(5), points=study_switch.SOURCE)

@@ -1,17 +1,11 @@
 """The realism measures of benchmarks/eval_demo.py shown able to fail: the two-sample test must
 detect a known artefact (a square pasted without blending) and must not flag fresh scenes, and
 the Frechet gap between two methods carries a paired bootstrap interval that behaves."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO / "benchmarks"))  # at the end: ComfyUI's modules keep their names
-
-import eval_measures as em  # noqa: E402
-from eval_measures import scenes  # noqa: E402
+from studies import eval_measures as em
+from studies.eval_measures import scenes
 
 N_CONTROL = 200  # the drag's N in the eval: the controls are checked at the size they are reported at
 
@@ -84,7 +78,7 @@ def demo_controls(host):
     """The eval's own control path on the demo model (its cases, paste, encoder and features), with
     the local test only: the declared test on 1024 features costs a minute on a busy machine, and
     the eval reports it."""
-    import eval_demo as ed
+    from studies import eval_demo as ed
 
     demo = ed.Demo(host=host)
     cases = em.drag_cases(ed.SEEDS["drag_scenes"], N_CONTROL)

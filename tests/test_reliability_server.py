@@ -5,7 +5,7 @@ invalid one comes back as a node error naming our node, /system_stats answers th
 resident memory does not creep; and POST /interrupt stops a running drag within one model call.
 
 A second custom-node folder, `sde_drag_reliability_probe`, is put beside the pack in the
-server's temporary base directory: it registers the test-only tiny models (tests/tiny_models.py)
+server's temporary base directory: it registers the test-only tiny models (harness/tiny_models.py)
 and the call-counting MODEL wrapper (tests/reliability_helpers.py), so model calls are counted
 inside the server process. When the pack's demo model loader (SDEDragDemoLoader) is registered,
 the soak's drags run on it with a fast preset (20 steps, t0 0.6, one sub-drag); otherwise on the

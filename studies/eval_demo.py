@@ -1,8 +1,8 @@
 """SDE vs ODE on the embedded demo model: the paper's claim measured on a model anyone can run.
 
-    .venv/bin/python benchmarks/eval_demo.py [--n 200] [--quick] [--out PATH] [--threads 1]
+    .venv/bin/python -m studies.eval_demo [--n 200] [--quick] [--out PATH] [--threads 1]
 
-Boots the pinned ComfyUI in-process (tests/comfy_host.py), loads the demo model with the
+Boots the pinned ComfyUI in-process (harness/comfy_host.py), loads the demo model with the
 pack's loader and calls the pack's nodes as ComfyUI loaded them. SDE and ODE always share
 steps, t0, cfg, seeds, prompts, masks and inputs:
 
@@ -68,17 +68,14 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "benchmarks")
-for p in (HERE, os.path.join(ROOT, "tests")):  # at the end: ComfyUI's own modules keep their names
-    if p not in sys.path:
-        sys.path.append(p)
+from studies import drag_trials as trials
+from studies import eval_measures as em
+from studies.eval_measures import metrics, scenes
 
-import drag_trials as trials  # noqa: E402
-import eval_measures as em  # noqa: E402
-from eval_measures import metrics, scenes  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_demo.json")
+QUICK_OUT = os.path.join(ROOT, "benchmarks", "results", "quick", "eval_demo.json")  # git-ignored: never the full run
 DRAG_PRESET = {k: v for k, v in trials.PRESETS.DEMO.items() if k != "t0"}  # the demo presets (nodes/presets.py)
 SEEDS = {"drag_scenes": 1100, "drag_sampler": 2100, "fresh_scenes": 3100, "i2i_guides": 4100, "i2i_sampler": 5100,
          "inpaint_scenes": 6100, "inpaint_sampler": 7100, "shape_classifier": 8100, "c2st": 9100,
@@ -86,13 +83,13 @@ SEEDS = {"drag_scenes": 1100, "drag_sampler": 2100, "fresh_scenes": 3100, "i2i_g
 N_SHAPE_TRAIN = 300
 C2ST_DIMS = 8
 FAR_PX = 8  # the kept region's PSNR is measured this far from the mask (the decoder mixes across it)
-INPAINT_SIDES = {"small": 28, "large": 40}
+INPAINT_SIDES = {"small": 28, "large": 40}  # 28x28 px = 19 % of 64x64, 40x40 px = 39 %
 PASTED = "pasted square, unblended (AE)"  # the realism tests' positive control (a reference row of the drag)
 PASTE_HALF_PX = 4 * DRAG_PRESET["r"]  # the drag's copied square: r latent cells, 4 px each
 N_BOOT = 1000
 GAP_TEXT = ("Frechet SDE - Frechet ODE (both to the fresh scenes) on the same cases, 95 % paired percentile bootstrap "
             f"interval over cases ({N_BOOT} resamples of the case indices, shared by both methods, and of the fresh "
-            "scenes; eval_measures.frechet_gap)")  # 28x28 px = 19 % of 64x64, 40x40 px = 39 %
+            "scenes; eval_measures.frechet_gap)")
 
 
 def parse_args(argv=None):
@@ -107,10 +104,12 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: the figures do not depend on the machine's core count, and "
                          "the tiny model gains little from more)")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write")
+    ap.add_argument("--out", default=None, help="the JSON to write (default benchmarks/results/eval_demo.json; "
+                                                "with --quick benchmarks/results/quick/eval_demo.json)")
     ap.add_argument("--weights", default=None, help="a demo model's weights folder (default demo/weights)")
     ap.add_argument("--images", default=None, help="also write a PNG sheet of the first drag cases per method here")
     args = ap.parse_args(argv)
+    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     args.n = args.n or (4 if args.quick else 200)
     args.n_i2i = args.n_i2i or (16 if args.quick else 256)
     args.n_inpaint = args.n_inpaint or (8 if args.quick else 64)
@@ -124,7 +123,7 @@ class Demo:
     """The demo model as ComfyUI objects, the pack's nodes, and batched encode/decode."""
 
     def __init__(self, weights_dir: str | None = None, host=None):
-        from comfy_host import ComfyHost
+        from harness.comfy_host import ComfyHost
 
         self.host = host or ComfyHost()  # a test passes the session's host: ComfyUI boots once per process
         import torch
@@ -580,7 +579,7 @@ def _main(args, argv):
 
     argv_shown = sys.argv[1:] if argv is None else list(argv)
     result = {
-        "command": shlex.join([".venv/bin/python", "benchmarks/eval_demo.py", *argv_shown]),
+        "command": shlex.join([".venv/bin/python", "-m", "studies.eval_demo", *argv_shown]),
         "mode": "quick" if args.quick else "full",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,

@@ -1,4 +1,4 @@
-"""Cases and measures of `benchmarks/eval_demo.py` (numpy/torch only, no ComfyUI import).
+"""Cases and measures of `studies/eval_demo.py` (numpy/torch only, no ComfyUI import).
 
 - cases: seeded drag cases (object dragged 10-16 px in a random direction, staying inside
   the image), corrupted guide images for image-to-image, and partial-object masks of about
@@ -17,18 +17,11 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import numpy as np
 
-DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
-if DEMO not in sys.path:
-    sys.path.append(DEMO)
-
-import metrics  # noqa: E402  (demo/metrics.py)
-import scenes  # noqa: E402  (demo/scenes.py)
-from make_cases import editable_mask  # noqa: E402  (demo/make_cases.py)
+from demo import metrics, scenes
+from demo.make_cases import editable_mask
 
 SIZE = scenes.IMAGE_SIZE
 PALETTE = list(scenes.COLOURS)

@@ -2,7 +2,7 @@
 what its pre-registration says, and every figure in it recomputes from its per-case rows:
 the paired differences, the Wilcoxon and sign p-values (recomputed here by code of their own),
 Holm's correction, and the decisions by the pre-registered rules. Plus a --quick smoke of
-benchmarks/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
+studies/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
 model the run used."""
 
 import json
@@ -31,7 +31,7 @@ def run():
 
 def wilcoxon_p(e):
     """Lower-tail signed-rank p (normal approximation, tie-corrected variance, continuity 1/2),
-    written independently of benchmarks/paired_tests.py."""
+    written independently of studies/paired_tests.py."""
     e = e[e != 0]
     n = len(e)
     if n == 0:

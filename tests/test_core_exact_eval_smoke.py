@@ -1,4 +1,4 @@
-"""`benchmarks/eval_exact.py --quick` (SDE vs ODE drag on the exact-score model) as a smoke
+"""`studies/eval_exact.py --quick` (SDE vs ODE drag on the exact-score model) as a smoke
 test: every table is computed, every figure finite, the costs are the ones the loop makes,
 and the JSON says how it was made (the values are the full run's to report, not asserted)."""
 import json
@@ -79,4 +79,4 @@ def test_the_readmes_exact_score_tables_are_the_committed_full_runs():
     for name, table in eval_exact.readme_tables(result).items():
         assert table in section, (
             f"docs/findings.md's exact-score table {name!r} differs from the committed JSON; paste the output of "
-            "`.venv/bin/python benchmarks/eval_exact.py --readme`")
+            "`.venv/bin/python -m studies.eval_exact --readme`")

@@ -1,4 +1,4 @@
-"""The drag study's declared measures (benchmarks/eval_measures.py, benchmarks/drag_trials.py)
+"""The drag study's declared measures (studies/eval_measures.py, studies/drag_trials.py)
 checked on cases whose answers are known."""
 import importlib.util
 from pathlib import Path

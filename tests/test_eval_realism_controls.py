@@ -1,4 +1,4 @@
-"""The realism measures of benchmarks/eval_demo.py shown able to fail: the two-sample test must
+"""The realism measures of studies/eval_demo.py shown able to fail: the two-sample test must
 detect a known artefact (a square pasted without blending) and must not flag fresh scenes, and
 the Frechet gap between two methods carries a paired bootstrap interval that behaves."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""`benchmarks/study_drag.py --quick` (the causes of SDE-Drag's loss on the demo model) as a
+"""`studies/study_drag.py --quick` (the causes of SDE-Drag's loss on the demo model) as a
 smoke test: every experiment runs, both methods share cases and seeds, and the JSON says how
 it was made (the values are the full run's to report, not asserted)."""
 import pytest

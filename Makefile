@@ -29,18 +29,18 @@ serve: setup
 demo: setup
 	$(PY) scripts/run_demo.py
 
-## Benchmarks (ratios measured in one run); QUICK=1 for the tiny-model smoke run.
+## The speed benchmark (benchmarks/: ratios measured in one run); QUICK=1 for the tiny-model smoke run.
 bench: setup
-	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick,)
 
-## SDE vs ODE measured on the demo model (drag, image-to-image, inpainting) and on the exact-score
+## The SDE-vs-ODE studies (studies/): SDE vs ODE measured on the demo model (drag, image-to-image, inpainting) and on the exact-score
 ## model (drag, eta front, quality per call, the pre-registered switch run); QUICK=1 for a smoke run.
 eval: setup
-	$(PY) benchmarks/eval_demo.py $(if $(QUICK),--quick,)
-	$(PY) benchmarks/eval_exact.py $(if $(QUICK),--quick,)
-	$(PY) benchmarks/study_drag.py $(if $(QUICK),--quick,)
-	$(PY) benchmarks/study_switch.py $(if $(QUICK),--quick,)
-	$(PY) benchmarks/run.py --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
+	$(PY) -m studies.eval_demo $(if $(QUICK),--quick,)
+	$(PY) -m studies.eval_exact $(if $(QUICK),--quick,)
+	$(PY) -m studies.study_drag $(if $(QUICK),--quick,)
+	$(PY) -m studies.study_switch $(if $(QUICK),--quick,)
+	$(PY) -m benchmarks.run --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
 
 ## A benchmark folder (DragBench-D, Drag100, SDE-Drag layouts) through ComfyUI's HTTP queue: one prompt per
 ## case, spread over SERVERS (space-separated URLs; none: one local server on the full-size checkpoint),

@@ -1,3 +1,4 @@
-"""Benchmarks of ComfyUI-SDE-Drag: `make bench` (`.venv/bin/python benchmarks/run.py`).
+"""The speed benchmark of ComfyUI-SDE-Drag: `make bench` (`.venv/bin/python -m benchmarks.run`).
 
-Every figure is a ratio measured side by side in one run (see `benchmarks/run.py`)."""
+Every figure is a ratio measured side by side in one run (see `benchmarks/run.py`). The SDE-vs-ODE
+studies are beside it, in studies/."""

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from . import measure
 
-RUN = Path(__file__).resolve().parent / "run.py"
+REPO = Path(__file__).resolve().parents[1]
 MiB = 1 << 20
 
 
 def worker(spec: dict) -> dict:
     """Runs in the fresh process."""
-    from .boot import Host
+    from harness.comfy_host import ComfyHost
     from .workloads import Workloads
 
-    host = Host(spec["device"], threads=spec.get("threads"))
+    host = ComfyHost(spec["device"], threads=spec.get("threads"), quiet=True)
     w = Workloads(host, spec["model"], spec["size"], spec["steps"], spec["t0"], spec["cfg"])
     import comfy.model_management
 
@@ -55,8 +55,8 @@ def worker(spec: dict) -> dict:
 
 def spawn(spec: dict) -> dict:
     env = dict(os.environ)
-    proc = subprocess.run([sys.executable, str(RUN), "--memory-worker", json.dumps(spec)], capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--memory-worker", json.dumps(spec)], capture_output=True,
+                          text=True, env=env, cwd=REPO)
     if proc.returncode != 0:
         raise RuntimeError(f"memory worker {spec} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -4,10 +4,10 @@
 - `sd15-unet`: ComfyUI's SD1.5 UNet (`comfy.supported_models.SD15` with the SD1.5 unet config
   of `comfy.model_detection`, `comfy.model_base.BaseModel`, EPS), 859.5 M parameters.
 - `sdxl-unet`: ComfyUI's SDXL UNet (`comfy.supported_models.SDXL` with the SDXL base unet config
-  of `comfy.model_detection`, as tests/fullsize_models.py builds it; `comfy.model_base.SDXL`, EPS
+  of `comfy.model_detection`, as harness/fullsize_models.py builds it; `comfy.model_base.SDXL`, EPS
   with ADM conditioning: pooled text and size embeddings), 2567.5 M parameters, about 10 GB in fp32.
 - `tiny`: the test suite's 1.1 M-parameter UNet of the same architecture family
-  (`tests/tiny_models.py`'s config), for quick runs and the 1024x1024 memory figure.
+  (`harness/tiny_models.py`'s config), for quick runs and the 1024x1024 memory figure.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ TINY_CONV_UNET = dict(TINY_UNET, transformer_depth=[0, 0], transformer_depth_out
 
 
 def _sdxl_unet() -> dict:
-    from fullsize_models import SDXL_UNET  # tests/ is on sys.path (benchmarks/boot.py)
+    from harness.fullsize_models import SDXL_UNET
 
     return SDXL_UNET
 
@@ -62,7 +62,7 @@ def build(name: str, seed: int = 0):
     cpu = torch.device("cpu")
     model_class = comfy.model_base.SDXL if sdxl else comfy.model_base.BaseModel
     model = model_class(cfg, model_type=comfy.model_base.ModelType.EPS, device=cpu)
-    from tiny_models import init_weights  # tests/ is on sys.path (benchmarks/boot.py)
+    from harness.tiny_models import init_weights
 
     init_weights(model.diffusion_model, seed)
     with torch.no_grad():  # real UNets zero-initialise the output conv; keep outputs tame

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from . import measure
-from .figures import figure_lora_training
+from .cost_figures import figure_lora_training
 
 GIB = 1 << 30
 FULL = {"model": "sd15-unet", "size": 512, "drag_px": 96, "lora_steps": 100, "lora_rank": 4}

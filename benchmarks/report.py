@@ -1,7 +1,7 @@
 """Render benchmark JSON as the Markdown table (stdout of run.py) and as the
 "Performance" section of docs/performance.md, so that page can be checked against the JSON it cites:
 
-    .venv/bin/python benchmarks/report.py benchmarks/results/<run>.json [<gpu run>.json]
+    .venv/bin/python -m benchmarks.report benchmarks/results/<run>.json [<gpu run>.json]
 """
 from __future__ import annotations
 
@@ -222,16 +222,16 @@ def readme_section(paths: list) -> str:
     lines = [
         SECTION,
         "",
-        "The drag costs its model calls and little else. `make bench` (`.venv/bin/python benchmarks/run.py`) "
+        "The drag costs its model calls and little else. `make bench` (`.venv/bin/python -m benchmarks.run`) "
         "reproduces the table: ComfyUI's own SD1.5 UNet with random weights (nothing downloaded; row 1b: "
-        "its SDXL UNet, in a fresh process, also alone with `benchmarks/run.py --sdxl-only`), the drag and "
+        "its SDXL UNet, in a fresh process, also alone with `python -m benchmarks.run --sdxl-only`), the drag and "
         "its ComfyUI reference interleaved in one process, ratios of the minimum times, min / median / max "
         "shown; `make bench QUICK=1` is the same run on the tiny test model (a smoke test, part of `make "
         "test`). What is timed is LATENT in -> LATENT out, model loaded, no VAE: the node classes are called "
         "directly (not through ComfyUI's executor) with the same objects on both sides, and the reference is "
         "`comfy.sample.sample_custom` (the SamplerCustom node's body) making the same model calls of the same "
-        "batch rows. Row 4b is one SDXL drag at 1024x1024 in a fresh process (`benchmarks/run.py --sdxl-memory`); "
-        "row 5 reads the SDE-vs-ODE study's committed results (`make eval`, or `benchmarks/run.py --quality-only` "
+        "batch rows. Row 4b is one SDXL drag at 1024x1024 in a fresh process (`python -m benchmarks.run --sdxl-memory`); "
+        "row 5 reads the SDE-vs-ODE study's committed results (`make eval`, or `python -m benchmarks.run --quality-only` "
         "to redo the figure alone). Results: " + cited + " (" + "; ".join(describe(r) for r in results) + ").",
         "",
         table(results),

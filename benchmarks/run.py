@@ -1,11 +1,11 @@
 """`make bench`: how much SDE Drag costs next to its model calls, as ratios measured side by
 side in one run. Prints a Markdown table and writes the JSON under benchmarks/results/.
 
-    .venv/bin/python benchmarks/run.py            # full size: ComfyUI's SD1.5 UNet, ~10 min on 2 cores
-    .venv/bin/python benchmarks/run.py --quick    # the tiny test model only (CI smoke, ~90 s)
-    .venv/bin/python benchmarks/run.py --sdxl-only  # figure 1 on ComfyUI's SDXL UNet alone (~10 GB)
-    .venv/bin/python benchmarks/run.py --device cuda
-    .venv/bin/python benchmarks/run.py --lora-memory  # Identity LoRA peak memory, SD1.5 + SDXL
+    .venv/bin/python -m benchmarks.run            # full size: ComfyUI's SD1.5 UNet, ~10 min on 2 cores
+    .venv/bin/python -m benchmarks.run --quick    # the tiny test model only (CI smoke, ~90 s)
+    .venv/bin/python -m benchmarks.run --sdxl-only  # figure 1 on ComfyUI's SDXL UNet alone (~10 GB)
+    .venv/bin/python -m benchmarks.run --device cuda
+    .venv/bin/python -m benchmarks.run --lora-memory  # Identity LoRA peak memory, SD1.5 + SDXL
 
 Set SDE_DRAG_BENCH_THREADS to pin torch's thread count (default: torch's own for the full run,
 1 for --quick). On a machine shared with other jobs, 2 threads on 2 cores can run many times
@@ -24,17 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import cost_figures as figures
+from benchmarks import memory, report
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# Run as a script: drop benchmarks/ from the front of sys.path (its module names must not
-# shadow ComfyUI's top-level modules) and reach the package from the repository root, which
-# goes at the END (the pack's nodes/ must not shadow ComfyUI's nodes.py).
-if sys.path and Path(sys.path[0]).resolve() == HERE:
-    sys.path.pop(0)
-if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))
-
-from benchmarks import figures, memory, report  # noqa: E402
 
 FULL = {
     "mode": "full", "model": "sd15-unet", "size": 256, "steps": 5, "t0": 0.6, "cfg": 3.0, "drag_px": 16,
@@ -96,7 +90,7 @@ def machine(host) -> dict:
 def versions(host) -> dict:
     import torch
 
-    from benchmarks.boot import comfyui_version
+    from harness.comfy_host import comfyui_version
 
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -112,10 +106,10 @@ def versions(host) -> dict:
 def overhead_worker(config: dict, device: str) -> dict:
     """Figure 1 (and the NFE count of the timed drag) on config["model"], in this process."""
     from benchmarks import models
-    from benchmarks.boot import Host, env_threads
+    from harness.comfy_host import ComfyHost
     from benchmarks.workloads import Workloads
 
-    host = Host(device, threads=env_threads() or config.get("threads"))
+    host = ComfyHost(device, quiet=True, threads=env_threads() or config.get("threads"))
     log(f"building {config['model']}")
     model, info = models.build(config["model"])
     w = Workloads(host, config["model"], config["size"], config["steps"], config["t0"], config["cfg"],
@@ -154,7 +148,7 @@ def figure_overhead_sdxl(config: dict, device: str) -> dict:
 def result_head(mode: str, host=None, **more) -> dict:
     """The JSON's header: schema, run (mode, date, command), machine and versions (with a host)."""
     head = {"schema": 1, "run": {"mode": mode, "date": datetime.datetime.now(datetime.timezone.utc)
-                                 .isoformat(timespec="seconds"), "command": "benchmarks/run.py " + " ".join(sys.argv[1:])}}
+                                 .isoformat(timespec="seconds"), "command": "-m benchmarks.run " + " ".join(sys.argv[1:])}}
     if host is not None:
         head.update(machine=machine(host), versions=versions(host))
     return {**head, **more}
@@ -170,10 +164,16 @@ def write_result(result: dict, out_dir: Path, name: str, started: float) -> dict
     return result
 
 
-def boot_for_header(device: str):
-    from benchmarks.boot import Host
+def env_threads() -> int | None:
+    """SDE_DRAG_BENCH_THREADS: torch's thread count for the run (None: each mode's default)."""
+    value = os.environ.get("SDE_DRAG_BENCH_THREADS")
+    return int(value) if value else None
 
-    return Host(device, threads=1)  # only for machine() and versions(); a fresh worker process measures
+
+def boot_for_header(device: str):
+    from harness.comfy_host import ComfyHost
+
+    return ComfyHost(device, quiet=True, threads=1)  # only for machine() and versions(); a fresh worker process measures
 
 
 def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
@@ -190,7 +190,7 @@ def run_sdxl_only(config: dict, device: str, out_dir: Path) -> dict:
 
 
 def figure_quality_per_call() -> dict:
-    from benchmarks import quality_per_call
+    from studies import quality_per_call
 
     return quality_per_call.figure_quality(fast=getattr(quality_per_call.presets(), "FAST", None))
 
@@ -205,11 +205,12 @@ def run_quality_only(out_dir: Path) -> dict:
 def run_per_drag(quick: bool, device: str, out_dir: Path) -> dict:
     """`--per-drag`: figure 8 alone (seconds per drag at the paper's and the fast preset, peak
     memory, LoRA training), written as its own JSON."""
-    from benchmarks import per_drag, quality_per_call
-    from benchmarks.boot import Host, env_threads
+    from benchmarks import per_drag
+    from studies import quality_per_call
+    from harness.comfy_host import ComfyHost
 
     started = time.time()
-    host = Host(device, threads=env_threads() or (1 if quick else None))
+    host = ComfyHost(device, quiet=True, threads=env_threads() or (1 if quick else None))
     p = quality_per_call.presets()
     presets = {"paper": p.PAPER, **({"fast": p.FAST} if hasattr(p, "FAST") else {})}
     config = per_drag.QUICK if quick else per_drag.FULL
@@ -234,13 +235,13 @@ def run_memory_estimate(config: dict, device: str, out_dir: Path) -> dict:
 
 def run(config: dict, device: str, out_dir: Path) -> dict:
     from benchmarks import models
-    from benchmarks.boot import Host, env_threads
+    from harness.comfy_host import ComfyHost
     from benchmarks.workloads import Workloads
 
     started = time.time()
     log(f"{config['mode']} run on {device}: booting ComfyUI")
     threads = env_threads() or config.get("threads")
-    host = Host(device, threads=threads)
+    host = ComfyHost(device, quiet=True, threads=threads)
     result = result_head(config["mode"], host, config=config)
     log(f"building {config['model']}")
     model, info = models.build(config["model"])

@@ -1,6 +1,6 @@
 """Standalone check of the embedded demo model through ComfyUI's own classes and nodes.
 
-    python demo/check_demo_model.py [--weights demo/weights] [--out /tmp/sde_drag_demo_check.png]
+    python -m demo.check_demo_model [--weights demo/weights] [--out /tmp/sde_drag_demo_check.png]
 
 1. loads the model with ``demo/model.py:load_demo_model`` (MODEL, CLIP, VAE);
 2. VAE encode -> decode PSNR on 16 fresh scenes, through the core ``VAEEncode``/``VAEDecode``;
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from comfy_setup import REPO, load_demo_module, setup_comfy  # demo/comfy_setup.py, beside this script
+from harness.comfy_host import REPO, setup_comfy
 
 
 def object_colour(img: np.ndarray, palette: dict):
@@ -50,8 +50,8 @@ def main():
     torch.set_num_threads(a.threads)
     setup_comfy()
     import nodes
-    dm = load_demo_module("model")
-    scenes = load_demo_module("scenes")
+    from demo import model as dm  # after setup_comfy: it imports ComfyUI
+    from demo import scenes
     report = {}
 
     t = time.time()

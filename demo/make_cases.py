@@ -1,18 +1,17 @@
 """Write the bundled demo cases (DragBench layout) into demo/cases/. Deterministic.
 
-    .venv/bin/python demo/make_cases.py
+    .venv/bin/python -m demo.make_cases
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 
+from demo import scenes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import scenes  # noqa: E402
 
 CASES = {  # name: (seed, shape, colour, radius, source centroid, drag vector in pixels)
     "red_disc_right": (11, "disc", "red", 9.0, (22.0, 30.0), (16, 0)),

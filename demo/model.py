@@ -10,8 +10,9 @@
   (:class:`DemoTokenizer`, :class:`DemoTextModel`), so the core CLIPTextEncode works and
   returns ComfyUI CONDITIONING ``[[context [1, L, 64], {"pooled_output": [1, 64]}]]``.
 
-This module has no pack-internal imports, so the demo scripts load it by file path
-(``demo/comfy_setup.py``) and the loader node imports it from the pack
+This module has no pack-internal imports, so the demo scripts import it as ``demo.model``
+(run as ``python -m demo.<script>``, ComfyUI set up by ``harness/comfy_host.py``) and the loader
+node imports it from the pack
 (``nodes/demo_nodes.py``); the architectures defined here are the single source of truth for
 training and loading.
 """

@@ -1,8 +1,8 @@
 """Train the embedded demo model of ComfyUI-SDE-Drag (CPU, about 30 minutes on 2 cores).
 
-    python demo/train_demo_model.py                      # both phases, default budgets
-    python demo/train_demo_model.py --skip-ae            # keep demo_vae.safetensors, retrain the UNet
-    python demo/train_demo_model.py --ae-steps N --unet-steps M   # reproduce a run's step counts
+    python -m demo.train_demo_model                      # both phases, default budgets
+    python -m demo.train_demo_model --skip-ae            # keep demo_vae.safetensors, retrain the UNet
+    python -m demo.train_demo_model --ae-steps N --unet-steps M   # reproduce a run's step counts
 
 Phase A trains an autoencoder 64x64x3 <-> 16x16x4 (ComfyUI's ``AutoencoderKL``, loaded by
 ``comfy.sd.VAE``). Phase B computes the latent scale factor and the latent->RGB preview
@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from comfy_setup import REPO, load_demo_module, setup_comfy  # demo/comfy_setup.py, beside this script
+from harness.comfy_host import REPO, setup_comfy
 
 
 def log(*a):
@@ -416,8 +416,8 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     os.makedirs(a.ckpt_dir, exist_ok=True)
     setup_comfy()
-    dm = load_demo_module("model")
-    scenes = load_demo_module("scenes")
+    from demo import model as dm  # after setup_comfy: it imports ComfyUI
+    from demo import scenes
 
     settings_path = os.path.join(a.out, "settings.json")
     if a.only_decoder:

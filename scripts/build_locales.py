@@ -1,7 +1,7 @@
 """Writes locales/en/nodeDefs.json, and node_list.json for ComfyUI-Manager, from the node
 definitions ComfyUI serves for this pack.
 
-The real ComfyUI loads the pack (tests/comfy_host.py); every node whose python_module is this
+The real ComfyUI loads the pack (harness/comfy_host.py); every node whose python_module is this
 pack is described as `/object_info` describes it (V3 nodes through their own
 GET_NODE_INFO_V1, classic ones as server.py's node_info does), and turned into the frontend's
 locale layout (what ComfyUI's /i18n route serves from locales/<lang>/nodeDefs.json), with
@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ENGLISH = REPO / "locales" / "en" / "nodeDefs.json"
 NODE_LIST = REPO / "node_list.json"
-PACK_FOLDER = "ComfyUI-SDE-Drag"  # the folder name tests/comfy_host.py links the pack under
+PACK_FOLDER = "ComfyUI-SDE-Drag"  # the folder name harness/comfy_host.py links the pack under
 
 
 # vue-i18n compiles every message: `{ }` are placeholders, `@` links, `|` plural forms. A
@@ -130,8 +130,8 @@ def render(data: dict) -> str:
 
 
 def load_pack_object_info() -> dict:
-    sys.path.insert(0, str(REPO / "tests"))
-    from comfy_host import ComfyHost
+    sys.path.append(str(REPO))  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    from harness.comfy_host import ComfyHost
 
     host = ComfyHost()
     return pack_object_info(host.nodes)

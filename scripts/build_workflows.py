@@ -531,8 +531,8 @@ def build(name, node_classes, sizes=None):
 
 def node_types_used() -> set[str]:
     """Every node type the templates use (what scripts/measure_node_sizes.py measures)."""
-    sys.path.append(os.path.join(ROOT, "tests"))
-    from comfy_host import ComfyHost
+    sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    from harness.comfy_host import ComfyHost
 
     ComfyHost()
     import nodes
@@ -554,8 +554,8 @@ def build_all(node_classes, only=None):
 
 if __name__ == "__main__":
     sys.path[:0] = [os.path.join(ROOT, "scripts")]
-    sys.path.append(os.path.join(ROOT, "tests"))
-    from comfy_host import ComfyHost
+    sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    from harness.comfy_host import ComfyHost
 
     host = ComfyHost()
     import nodes

@@ -63,7 +63,7 @@ def case_graph(case: str, args) -> dict:
     drag = {"method": "sde", "steps": args.steps, "t0": args.t0, "cfg": args.cfg, "step_size": args.step_size,
             "r": args.r, "alpha": 1.1, "beta": 0.3, "seed": args.seed}
     g = {"case": {"class_type": "SDEDragLoadDragBenchCase", "inputs": {"case": case}}}
-    if args.tiny:  # the test suite's tiny model (tests/tiny_models.py registered on the servers)
+    if args.tiny:  # the test suite's tiny model (harness/tiny_models.py registered on the servers)
         g["model"] = {"class_type": "TestTinyModel", "inputs": {"family": "eps", "seed": 0}}
         g["pos"] = {"class_type": "TestConditioning", "inputs": {"family": "eps", "seed": 1}}
         g["neg"] = {"class_type": "TestConditioning", "inputs": {"family": "eps", "seed": 2}}
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     if not servers and not args.tiny and not (args.models / args.checkpoint).is_file():
         # Without this every case would be recorded as failed and a resumed run would skip them all.
         print(f"--checkpoint {args.checkpoint} is not in --models {args.models}: build the full-size stand-in "
-              f"(.venv/bin/python tests/fullsize_models.py sd15) or pass --models <your checkpoints folder>",
+              f"(.venv/bin/python -m harness.fullsize_models sd15) or pass --models <your checkpoints folder>",
               file=sys.stderr)
         return 2
     try:

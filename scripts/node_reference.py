@@ -48,7 +48,7 @@ def write(node_classes, path: Path = REPO / "README.md") -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO / "tests"))
-    from comfy_host import ComfyHost
+    sys.path.append(str(REPO))  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    from harness.comfy_host import ComfyHost
 
     write(list(ComfyHost().node_classes.values()))

@@ -16,7 +16,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, "scripts")]
-sys.path.append(os.path.join(ROOT, "tests"))
+sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
 
 from build_workflows import CASE, DEMO_WORKFLOWS, OUT, REAL_WORKFLOWS  # noqa: E402
 from run_demo import draw_points, read_png, run_workflow, upscale  # noqa: E402
@@ -106,7 +106,7 @@ def _center_fit(image, width, height):
 
 
 def main(only: list[str]) -> None:
-    from comfy_host import ComfyHost
+    from harness.comfy_host import ComfyHost
 
     host = ComfyHost()
     cases = host.module("nodes.dragbench")

@@ -17,7 +17,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKFLOWS = os.path.join(ROOT, "example_workflows")
 sys.path[:0] = [os.path.join(ROOT, "scripts"), os.path.join(ROOT, "demo")]
-sys.path.append(os.path.join(ROOT, "tests"))
+sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
 
 import metrics  # noqa: E402
 from workflow_api import to_api  # noqa: E402
@@ -154,7 +154,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "output", "demo"))
     args = parser.parse_args()
-    from comfy_host import ComfyHost
+    from harness.comfy_host import ComfyHost
 
     report = run_demo(ComfyHost(), args.out)
     for method in ("sde", "ode"):

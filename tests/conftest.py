@@ -1,22 +1,15 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# At the END of sys.path: ComfyUI's root goes in front, so `nodes` stays ComfyUI's nodes.py
-# while the pure `sde_core` package (which ComfyUI lacks) resolves to ours.
-for p in (str(REPO), str(REPO / "tests")):
-    if p not in sys.path:
-        sys.path.append(p)
+# The repository root and scripts/ are on sys.path through pytest.ini's `pythonpath`; ComfyUI's root
+# goes in front of both when the host boots (harness/comfy_host.py), so `nodes` is ComfyUI's nodes.py.
 
 
 @pytest.fixture(scope="session")
 def host():
-    from comfy_host import ComfyHost
+    from harness.comfy_host import ComfyHost
 
     h = ComfyHost()
-    import tiny_models
+    from harness import tiny_models
 
     h.register(tiny_models.TEST_NODES)
     return h
@@ -24,7 +17,7 @@ def host():
 
 @pytest.fixture()
 def captured():
-    import tiny_models
+    from harness import tiny_models
 
     tiny_models.CAPTURED.clear()
     return tiny_models.CAPTURED

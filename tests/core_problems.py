@@ -4,23 +4,18 @@ Data live on the channel axis: a latent ``[B, C, H, W]`` holds ``B * H * W`` ind
 draws of a ``C``-dimensional distribution whose exact denoiser ``E[x0 | x_t]`` is closed
 form, for any schedule ``x_t = a x0 + b eps``.
 
-Run ``python tests/core_problems.py`` to print the KL table of docs/findings.md ("Why SDE").
+Run ``PYTHONPATH=. python tests/core_problems.py`` from the repository root to print the KL table of docs/findings.md ("Why SDE").
 """
 
 from __future__ import annotations
 
-import pathlib
-import sys
+import math
 
-sys.path.append(str(pathlib.Path(__file__).resolve().parents[1]))
+import pytest
+import torch
 
-import math  # noqa: E402
-
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import sde_core  # noqa: E402
-from exact_mixture import flow_sigmas, sd15_alphas_cumprod, sd15_sigmas  # noqa: E402,F401  (the schedules' one home)
+import sde_core
+from studies.exact_mixture import flow_sigmas, sd15_alphas_cumprod, sd15_sigmas  # noqa: F401  (the schedules' one home)
 
 DTYPE = torch.float64
 

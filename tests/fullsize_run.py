@@ -3,8 +3,8 @@
     .venv/bin/python tests/fullsize_run.py sd15 [--extended]
     .venv/bin/python tests/fullsize_run.py --template "11 SD1.5 - SDE-Drag with the paper presets"
 
-The files come from tests/fullsize_models.py (built in a separate process when missing, so
-this process's peak memory is the run's alone). ComfyUI boots through tests/comfy_host and
+The files come from harness/fullsize_models.py (built in a separate process when missing, so
+this process's peak memory is the run's alone). ComfyUI boots through harness/comfy_host and
 every graph runs through its executor, loaded the way a user loads the family:
 Load Checkpoint for sd15 / sd21v / sdxl; Load Diffusion Model + DualCLIPLoader (flux) +
 Load VAE for flux, with FluxGuidance in the positive and cfg 1 (guidance-distilled).
@@ -32,10 +32,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.append(str(REPO))
-sys.path.append(str(HERE))
+sys.path.append(str(REPO))  # run as a script (a fresh process per family): harness from the repository root
 
-import fullsize_models  # noqa: E402
+from harness import fullsize_models  # noqa: E402
 
 SIZE = 128  # image pixels (16 x 16 latent cells)
 SQUARE = (40, 40, 32)  # the red square: x, y, side in pixels
@@ -120,8 +119,8 @@ def capture(g: dict, label: str, source: list):
 
 class Runner:
     def __init__(self, family: str):
-        from comfy_host import ComfyHost
-        import tiny_models
+        from harness.comfy_host import ComfyHost
+        from harness import tiny_models
 
         self.family = family
         self.settings = SETTINGS[family]
@@ -344,8 +343,8 @@ def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
     import numpy as np
     from PIL import Image
 
-    from comfy_host import ComfyHost
-    import tiny_models
+    from harness.comfy_host import ComfyHost
+    from harness import tiny_models
 
     started = time.time()
     host = ComfyHost()  # first: it sets ComfyUI's base directory, which folder_paths reads on import
@@ -425,7 +424,7 @@ def main(argv=None) -> int:
         parser.error("give a family or --template")
     if any(not p.exists() for p in fullsize_models.cached_files(args.family).values()):
         # build in another process: its memory is returned before this run loads the files
-        subprocess.run([sys.executable, str(HERE / "fullsize_models.py"), args.family], check=True)
+        subprocess.run([sys.executable, "-m", "harness.fullsize_models", args.family], check=True, cwd=REPO)
     fullsize_models.ensure(args.family)  # links into the base directory
     build_seconds = round(time.time() - started, 1)
     if args.template:

@@ -1,4 +1,4 @@
-"""Running a benchmark script's `--quick` mode as a smoke test: one subprocess, its JSON read back."""
+"""Running a study's `--quick` mode as a smoke test: one subprocess, its JSON read back."""
 import json
 import math
 import os
@@ -9,9 +9,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_quick(script: str, out: Path, *extra: str, timeout: int = 900):
-    """`benchmarks/<script> --quick --out OUT [extra]`; asserts it exits 0; returns (proc, the JSON)."""
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), "--quick", "--out", str(out), *extra],
+def run_quick(study: str, out: Path, *extra: str, timeout: int = 900):
+    """`python -m studies.<study> --quick --out OUT [extra]` from the repository root; asserts it exits 0;
+    returns (proc, the JSON)."""
+    proc = subprocess.run([sys.executable, "-m", f"studies.{study}", "--quick", "--out", str(out), *extra],
                           capture_output=True, text=True, timeout=timeout, cwd=REPO,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 0, proc.stderr[-4000:]

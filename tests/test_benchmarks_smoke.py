@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO))  # `benchmarks` (at the end: ComfyUI's modules keep their names)
 
 FIGURES = ("overhead", "nfe", "step_overhead", "memory", "quality", "lora", "fresh_sampler")
 
@@ -18,7 +17,7 @@ FIGURES = ("overhead", "nfe", "step_overhead", "memory", "quality", "lora", "fre
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, cwd=REPO,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -80,7 +79,7 @@ def test_the_readme_performance_table_is_rendered_from_the_json_it_cites():
 def test_the_per_drag_figure_for_a_gpu_runs_its_code_on_the_cpu_with_the_tiny_model(tmp_path):
     """`benchmarks/run.py --device cuda --per-drag` is the GPU figure (seconds per drag, peak
     memory, LoRA training); no GPU is lent here, so the same code runs with --quick on the CPU."""
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--per-drag", "--out",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--per-drag", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=REPO,
                           env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -2,7 +2,7 @@
 what its pre-registration says, and every figure in it recomputes from its per-case rows:
 the paired differences, the Wilcoxon and sign p-values (recomputed here by code of their own),
 Holm's correction, and the decisions by the pre-registered rules. Plus a --quick smoke of
-benchmarks/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
+studies/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
 model the run used."""
 
 import json
@@ -10,17 +10,14 @@ import math
 import pathlib
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
+from studies import study_switch
 
-import study_switch  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 JSON = ROOT / "benchmarks" / "results" / "confirmatory-switch.json"
 PREREG = ROOT / "benchmarks" / "preregistration" / "2026-12-07-switch.md"
@@ -34,7 +31,7 @@ def run():
 
 def wilcoxon_p(e):
     """Lower-tail signed-rank p (normal approximation, tie-corrected variance, continuity 1/2),
-    written independently of benchmarks/paired_tests.py."""
+    written independently of studies/paired_tests.py."""
     e = e[e != 0]
     n = len(e)
     if n == 0:
@@ -145,7 +142,7 @@ def test_the_quick_run_writes_a_json_of_the_same_shape(tmp_path):
 
 
 def test_the_switch_reconstructs_exactly_on_the_64x64_model_of_the_run():
-    import exact_mixture as em
+    from studies import exact_mixture as em
 
     scenes = em.TexturedObjectScenes(**study_switch.SCENE)
     x0 = scenes.sample(2, torch.Generator().manual_seed(5), points=study_switch.SOURCE)

@@ -1,4 +1,4 @@
-"""SDE vs ODE drag on the exact-score model (tests/exact_mixture.py): the claims that hold.
+"""SDE vs ODE drag on the exact-score model (studies/exact_mixture.py): the claims that hold.
 
 128 scenes with the object at (5, 8) dragged to (11, 8), r 3, beta 0.3, the exact denoiser,
 SD1.5's schedule; the paper's steps (200) unless a test says otherwise. Realism: the exact
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import sde_core
-from exact_mixture import TexturedObjectScenes, drag, drag_measures, drag_sigmas, gaussian_fit_kl, pasted_latent
+from studies.exact_mixture import TexturedObjectScenes, drag, drag_measures, drag_sigmas, gaussian_fit_kl, pasted_latent
 
 N, SOURCE, TARGET, R = 128, (5, 8), (11, 8), 3
 SCENES = TexturedObjectScenes()

@@ -1,8 +1,7 @@
-"""`benchmarks/eval_exact.py --quick` (SDE vs ODE drag on the exact-score model) as a smoke
+"""`studies/eval_exact.py --quick` (SDE vs ODE drag on the exact-score model) as a smoke
 test: every table is computed, every figure finite, the costs are the ones the loop makes,
 and the JSON says how it was made (the values are the full run's to report, not asserted)."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ MEASURES = ("target", "near", "left", "pos_err", "loglik_gap", "atypical")
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval_exact") / "eval_exact.json"
-    proc, result = run_quick("eval_exact.py", out, timeout=300)
+    proc, result = run_quick("eval_exact", out, timeout=300)
     return proc, result, out.with_suffix(".md").read_text()
 
 
@@ -27,7 +26,7 @@ def check_row(row):
 
 def test_quick_exact_eval_computes_every_table_with_intervals_and_costs(quick_run):
     proc, r, md = quick_run
-    assert r["mode"] == "quick" and "--quick" in r["command"] and "benchmarks/eval_exact.py" in r["command"]
+    assert r["mode"] == "quick" and "--quick" in r["command"] and "studies.eval_exact" in r["command"]
     assert r["n"] >= 8 and all(isinstance(v, int) for v in r["seeds"].values())
     for ref in r["reference"].values():
         check_row(ref)
@@ -62,8 +61,7 @@ def test_quick_exact_eval_computes_every_table_with_intervals_and_costs(quick_ru
 
 
 def test_the_readme_tables_render_from_any_run(quick_run):
-    sys.path.append(str(REPO / "benchmarks"))
-    import eval_exact
+    from studies import eval_exact
 
     _, r, _ = quick_run
     tables = eval_exact.readme_tables(r)
@@ -72,8 +70,7 @@ def test_the_readme_tables_render_from_any_run(quick_run):
 
 
 def test_the_readmes_exact_score_tables_are_the_committed_full_runs():
-    sys.path.append(str(REPO / "benchmarks"))
-    import eval_exact
+    from studies import eval_exact
 
     result = json.loads((REPO / "benchmarks" / "results" / "eval_exact.json").read_text())
     assert result["mode"] == "full" and result["n"] >= 256
@@ -82,4 +79,4 @@ def test_the_readmes_exact_score_tables_are_the_committed_full_runs():
     for name, table in eval_exact.readme_tables(result).items():
         assert table in section, (
             f"docs/findings.md's exact-score table {name!r} differs from the committed JSON; paste the output of "
-            "`.venv/bin/python benchmarks/eval_exact.py --readme`")
+            "`.venv/bin/python -m studies.eval_exact --readme`")

@@ -1,4 +1,4 @@
-"""The exact-score model (tests/exact_mixture.py): its FFT closed forms against the dense
+"""The exact-score model (studies/exact_mixture.py): its FFT closed forms against the dense
 Gaussian-mixture formulas, the denoiser against the score of its log-density (Tweedie), its
 samples against their law, and its drag against sde_core.sde_drag."""
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sde_core
-from exact_mixture import DTYPE, SD15_SIGMA_MIN, TexturedObjectScenes, drag, drag_sigmas
+from studies.exact_mixture import DTYPE, SD15_SIGMA_MIN, TexturedObjectScenes, drag, drag_sigmas
 
 SEED = 77
 SCHEDULES = {"vp": sde_core.VP, "flow": sde_core.FLOW}

@@ -1,10 +1,5 @@
 """`make demo`'s work, checked with numbers on the bundled case."""
 import os
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "scripts"), str(REPO / "demo")]
 
 
 def test_the_demo_writes_its_files_and_the_sde_drag_moves_the_object_keeping_the_background(host, tmp_path):

@@ -4,22 +4,20 @@ JSON (calls, memory, outside-mask change, finite output; or the error, named), a
 is finished (issue 27.3)."""
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = REPO / "tests"
-sys.path.insert(0, str(REPO / "scripts"))
-import eval_dragbench  # noqa: E402
+HARNESS = REPO / "harness"
+import eval_dragbench  # noqa: E402  (scripts/ is on pytest's pythonpath)
 
 PROBE_INIT = f'''
 import importlib.util, os, sys
 import torch
 torch.set_num_threads(1)
-spec = importlib.util.spec_from_file_location("tiny_models", os.path.join({str(TESTS)!r}, "tiny_models.py"))
+spec = importlib.util.spec_from_file_location("tiny_models", os.path.join({str(HARNESS)!r}, "tiny_models.py"))
 module = importlib.util.module_from_spec(spec)
 sys.modules["tiny_models"] = module
 spec.loader.exec_module(module)

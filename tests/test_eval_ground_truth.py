@@ -1,17 +1,16 @@
-"""The drag study's declared measures (benchmarks/eval_measures.py, benchmarks/drag_trials.py)
+"""The drag study's declared measures (studies/eval_measures.py, studies/drag_trials.py)
 checked on cases whose answers are known."""
-import sys
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO / "benchmarks"))  # at the end: ComfyUI's modules keep their names
+from studies import drag_trials as trials
+from studies import eval_measures as em
+from studies.eval_measures import scenes
 
-import drag_trials as trials  # noqa: E402
-import eval_measures as em  # noqa: E402
-from eval_measures import scenes  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -77,11 +76,10 @@ def test_paired_sign_tests_count_the_cases_where_sde_is_lower():
 
 
 def test_the_eval_reads_the_demo_presets_from_their_one_home():
-    sys.path.insert(0, str(REPO / "nodes"))
-    try:
-        import presets
-    finally:
-        sys.path.remove(str(REPO / "nodes"))
+    # the file itself, loaded apart from the eval's copy: the eval must not hold presets of its own
+    spec = importlib.util.spec_from_file_location("presets_as_shipped", REPO / "nodes" / "presets.py")
+    presets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(presets)
     assert trials.PRESETS.DEMO == presets.DEMO
 
 
@@ -93,7 +91,7 @@ def _plan(name, calls, errors, steps=50, t0=0.6, step_size=2):
 
 
 def test_figure_5_picks_the_cheapest_plan_within_the_paper_plans_interval():
-    import quality_per_call as qpc
+    from studies import quality_per_call as qpc
 
     rng = np.random.default_rng(3)
     paper = 0.05 + 0.01 * rng.standard_normal(40)

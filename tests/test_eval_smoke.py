@@ -1,18 +1,12 @@
-"""`benchmarks/eval_demo.py --quick` (SDE vs ODE on the demo model) as a smoke test: every
+"""`python -m studies.eval_demo --quick` (SDE vs ODE on the demo model) as a smoke test: every
 figure is computed and finite and the JSON says how it was made (the values themselves are
 what the full run reports, not asserted here). Plus the measures it rests on, checked on
 cases with known answers."""
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from quick_runs import finite, run_quick
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.append(str(REPO / "benchmarks"))  # at the end: ComfyUI's modules keep their names
-
-import eval_measures as em  # noqa: E402
-from quick_runs import finite, run_quick  # noqa: E402
+from studies import eval_measures as em
 
 DRAG_NUMBERS = ("centroid_error_px", "centroid_error_px_median", "left_at_source", "area_ratio", "background_psnr_db",
                 "colour_kept", "shape_kept", "identity_kept", "frechet", "success_rate")
@@ -20,12 +14,12 @@ DRAG_NUMBERS = ("centroid_error_px", "centroid_error_px_median", "left_at_source
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    return run_quick("eval_demo.py", tmp_path_factory.mktemp("eval") / "eval_demo.json")
+    return run_quick("eval_demo", tmp_path_factory.mktemp("eval") / "eval_demo.json")
 
 
 def test_quick_eval_computes_every_figure(quick_run):
     proc, r = quick_run
-    assert r["mode"] == "quick" and "--quick" in r["command"] and "benchmarks/eval_demo.py" in r["command"]
+    assert r["mode"] == "quick" and "--quick" in r["command"] and "studies.eval_demo" in r["command"]
     assert all(isinstance(v, int) for v in r["seeds"].values()) and r["weights"]
     drag = r["drag"]
     assert drag["n"] >= 2 and drag["preset"]["steps"] > 0 and len(drag["t0"]) >= 2

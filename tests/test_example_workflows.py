@@ -2,13 +2,11 @@
 template folder holds exactly what scripts/build_workflows.py writes, with a thumbnail beside each."""
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 from build_workflows import DEMO_WORKFLOWS, WORKFLOWS as ALL_WORKFLOWS  # noqa: E402
 from workflow_api import FRONTEND_ONLY, check_links, to_api  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The pack on full-size checkpoints of the families users load, through ComfyUI's executor.
 
-Families (random weights, user-shaped files built by tests/fullsize_models.py from ComfyUI's
+Families (random weights, user-shaped files built by harness/fullsize_models.py from ComfyUI's
 own classes, loaded by the loaders users use):
 - sd15: SD1.5 (EPS), v1-5-pruned-emaonly-fp16.safetensors via Load Checkpoint;
 - sd21v: SD2.1-768-v (V_PREDICTION), v2-1_768-ema-pruned.safetensors via Load Checkpoint;
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import pytest
 
-from fullsize_models import FAMILIES
+from harness.fullsize_models import FAMILIES
 from fullsize_run import run_fresh
 
 EXPECTED = {family: (spec["config"], spec["model_type"]) for family, spec in FAMILIES.items()}

@@ -182,7 +182,7 @@ def _objects(host):
     import comfy.model_management
     import comfy.patcher_extension
     import comfy.samplers
-    import tiny_models
+    from harness import tiny_models
 
     patcher = tiny_models.build("eps")
     comfy.model_management.load_models_gpu([patcher])

@@ -1,5 +1,5 @@
 """The whole chain: the real ComfyUI loads the pack and runs graphs through its executor."""
-from tiny_models import FAMILIES
+from harness.tiny_models import FAMILIES
 
 
 def test_comfyui_registers_every_node_of_the_pack(host):
@@ -55,7 +55,7 @@ def test_a_broken_import_in_the_pack_fails_loudly_naming_the_pack(tmp_path):
     import subprocess
     import sys
 
-    from comfy_host import PACK_FOLDER, REPO, read_env
+    from harness.comfy_host import PACK_FOLDER, REPO, read_env
 
     broken = tmp_path / "pack"
     # demo/ is copied (the pack imports demo/model.py), its weights are not
@@ -64,9 +64,8 @@ def test_a_broken_import_in_the_pack_fails_loudly_naming_the_pack(tmp_path):
     (tmp_path / "base" / "custom_nodes").mkdir(parents=True)
     env = {**os.environ, "COMFYUI_ROOT": read_env()["COMFYUI_ROOT"], "COMFYUI_BASE": str(tmp_path / "base"),
            "SDE_DRAG_PACK_DIR": str(broken)}
-    code = "import sys; sys.path.append(sys.argv[1]); from comfy_host import ComfyHost; ComfyHost()"
-    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "tests")], env=env, capture_output=True,
-                          text=True, timeout=120)
+    code = "from harness.comfy_host import ComfyHost; ComfyHost()"  # `-c` from the root: harness is importable
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert f"could not load the pack {PACK_FOLDER}" in proc.stderr
     assert "a_module_that_does_not_exist" in proc.stderr

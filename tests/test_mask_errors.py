@@ -97,7 +97,7 @@ def test_a_0_255_mask_is_an_error_naming_the_fix_not_clamped_to_all_editable(hos
 
 def test_sigmas_that_stop_above_zero_are_an_error_not_extended_to_zero(host):
     """SplitSigmas' high half ends above 0; appending a 0 ran the steps the user had cut away."""
-    import tiny_models
+    from harness import tiny_models
 
     model_space = host.module("nodes.model_space")
     with pytest.raises(ValueError) as info:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import graphs
-from tiny_models import FAMILIES
+from harness.tiny_models import FAMILIES
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import graphs
-from tiny_models import FAMILIES
+from harness.tiny_models import FAMILIES
 
 
 def _mask(host, captured, **kw):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import graphs
-import tiny_models
+from harness import tiny_models
 
 FLUX_CONTEXT, FLUX_POOLED = 32, 32
 

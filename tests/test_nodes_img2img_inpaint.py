@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import graphs
-from tiny_models import FAMILIES
+from harness.tiny_models import FAMILIES
 
 BOX = (32, 32, 48, 48)  # image pixels -> latent cells 4..10 of a 16x16 latent
 INSIDE = (slice(None), slice(None), slice(4, 10), slice(4, 10))

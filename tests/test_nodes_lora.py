@@ -12,7 +12,7 @@ import os
 import pytest
 import torch
 
-import tiny_models
+from harness import tiny_models
 
 RANK, STEPS, LR, SEED = 4, 60, 1e-2, 1
 BATCH, SIZE = 4, 8
@@ -118,7 +118,7 @@ def trained(host):
         graphs.capture(g, "lora_model", ["train", 0])
         graphs.capture(g, "lora_name", ["save", 0])
         graphs.capture(g, "latent", ["latent", 0])
-        import tiny_models as tm
+        from harness import tiny_models as tm
 
         result = host.run(g)
         assert result.ok, result
@@ -336,7 +336,7 @@ def test_on_a_dit_the_lora_trains_the_fused_attention_projections_and_the_core_l
                                                               "filename": "test_identity_lora_flux"}}}
     graphs.capture(g, "lora_name", ["save", 0])
     graphs.capture(g, "flux", ["flux", 0])
-    import tiny_models as tm
+    from harness import tiny_models as tm
 
     result = host.run(g)
     assert result.ok, result

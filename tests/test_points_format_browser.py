@@ -8,16 +8,18 @@ from __future__ import annotations
 import json
 import math
 import random
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from harness import plain_module
+
 REPO = Path(__file__).resolve().parents[1]
 MODULE = REPO / "web" / "points_format.js"
-sys.path.insert(0, str(REPO / "nodes"))  # points_format.py is plain Python: no ComfyUI import
-from points_format import MAX_COORD, MAX_PAIRS, MAX_TEXT_CHARS, parse_drag_points  # noqa: E402
+points_format = plain_module("nodes/points_format.py")  # plain Python: no ComfyUI import
+MAX_COORD, MAX_PAIRS, MAX_TEXT_CHARS = points_format.MAX_COORD, points_format.MAX_PAIRS, points_format.MAX_TEXT_CHARS
+parse_drag_points = points_format.parse_drag_points
 
 PY_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 

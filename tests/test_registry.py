@@ -13,7 +13,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from comfy_host import read_env
+from harness.comfy_host import read_env
 
 REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -97,12 +97,13 @@ def test_the_icon_is_a_square_image_in_the_repository_at_the_raw_url_pyproject_n
 
 def test_comfyui_reads_the_pyproject_with_its_own_parser():
     env = read_env()
-    code = ("import sys, json; sys.path.insert(0, sys.argv[1]);"
+    code = ("import sys, json;"
             " from comfy_config import config_parser as p;"
             " c = p.extract_node_configuration(sys.argv[2]);"
             " print(json.dumps([c.project.name, c.tool_comfy.display_name, c.tool_comfy.icon, c.tool_comfy.web,"
             " c.project.supported_comfyui_version, c.project.urls.repository, c.project.urls.issues]))")
-    run = subprocess.run([sys.executable, "-c", code, env["COMFYUI_ROOT"], str(REPO)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", code, env["COMFYUI_ROOT"], str(REPO)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": env["COMFYUI_ROOT"]})  # ComfyUI's own parser, from its root
     assert run.returncode == 0, run.stderr
     name, display, icon, web, requires, repository, issues = json.loads(run.stdout.strip().splitlines()[-1])
     comfy, urls = PYPROJECT["tool"]["comfy"], PYPROJECT["project"]["urls"]

@@ -384,7 +384,7 @@ def limits(host):
 
 @pytest.fixture(scope="module")
 def tiny_eps_and_flow(host):
-    import tiny_models
+    from harness import tiny_models
 
     return {"eps": tiny_models.build("eps"), "flow": tiny_models.build("flow")}
 

@@ -15,7 +15,7 @@ import torch
 
 import reliability_helpers as rel
 from core_problems import one_thread  # noqa: F401  (autouse: one torch thread on a shared machine)
-import tiny_models
+from harness import tiny_models
 
 SIZE = 16  # latent cells (image 128 px): small and fast
 STEPS, T0 = 4, 0.5  # 2 kept steps

@@ -5,7 +5,7 @@ invalid one comes back as a node error naming our node, /system_stats answers th
 resident memory does not creep; and POST /interrupt stops a running drag within one model call.
 
 A second custom-node folder, `sde_drag_reliability_probe`, is put beside the pack in the
-server's temporary base directory: it registers the test-only tiny models (tests/tiny_models.py)
+server's temporary base directory: it registers the test-only tiny models (harness/tiny_models.py)
 and the call-counting MODEL wrapper (tests/reliability_helpers.py), so model calls are counted
 inside the server process. When the pack's demo model loader (SDEDragDemoLoader) is registered,
 the soak's drags run on it with a fast preset (20 steps, t0 0.6, one sub-drag); otherwise on the
@@ -26,6 +26,7 @@ import pytest
 from browser_server import ComfyServer
 
 TESTS = Path(__file__).resolve().parent
+HARNESS = TESTS.parent / "harness"
 PROBE_INIT = f'''
 import importlib.util, os, sys
 
@@ -33,14 +34,15 @@ import torch
 
 torch.set_num_threads(1)  # tiny models on a shared machine: more threads only contend
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join({str(TESTS)!r}, name + ".py"))
+def _load(folder, name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, name + ".py"))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
-NODE_CLASS_MAPPINGS = {{**_load("tiny_models").TEST_NODES, **_load("reliability_helpers").TEST_NODES}}
+NODE_CLASS_MAPPINGS = {{**_load({str(HARNESS)!r}, "tiny_models").TEST_NODES,
+                        **_load({str(TESTS)!r}, "reliability_helpers").TEST_NODES}}
 '''
 SOAK_PROMPTS = 100
 RSS_GROWTH_LIMIT_MIB = 100

@@ -1,4 +1,4 @@
-"""`benchmarks/study_drag.py --quick` (the causes of SDE-Drag's loss on the demo model) as a
+"""`studies/study_drag.py --quick` (the causes of SDE-Drag's loss on the demo model) as a
 smoke test: every experiment runs, both methods share cases and seeds, and the JSON says how
 it was made (the values are the full run's to report, not asserted)."""
 import pytest
@@ -7,13 +7,13 @@ from quick_runs import finite, run_quick
 
 @pytest.fixture(scope="module")
 def quick_study(tmp_path_factory):
-    return run_quick("study_drag.py", tmp_path_factory.mktemp("study") / "study_drag.json", "--n", "2",
+    return run_quick("study_drag", tmp_path_factory.mktemp("study") / "study_drag.json", "--n", "2",
                      "--n-prior", "3")
 
 
 def test_the_quick_study_runs_every_experiment_and_says_how(quick_study):
     proc, r = quick_study
-    assert r["complete"] and r["mode"] == "quick" and "benchmarks/study_drag.py" in r["command"]
+    assert r["complete"] and r["mode"] == "quick" and "studies.study_drag" in r["command"]
     assert {"prior", "grid", "steps", "cost", "lora", "lora_cost", "eta"} <= set(r)
     assert all(c["lora_steps"] > 0 and c["train_seconds_per_case"] > 0 for c in r["lora_cost"])
     assert r["prior"]["rows"]["input (AE)"]["colour_kept"] > 0

@@ -6,13 +6,11 @@ checkpoints is the full-size harness's job."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
 from build_workflows import MODELS, PICTURE, REAL_WORKFLOWS  # noqa: E402
 from workflow_api import FRONTEND_ONLY, check_links, to_api  # noqa: E402
 

@@ -1,4 +1,6 @@
-"""The figures of issue 12, each measured in the same run (see run.py for the order)."""
+"""What SDE Drag costs next to its model calls, each figure measured in the same run (run.py sets the
+order): the loop's overhead ratio, model calls per drag, the step overhead, Identity LoRA's training
+and per-call cost, the fresh-noise sampler's ratio to ComfyUI's own."""
 from __future__ import annotations
 
 import time

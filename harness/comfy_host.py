@@ -1,8 +1,16 @@
-"""An in-process, CPU-only ComfyUI host for tests: the real ComfyUI, loading this pack
-through its own custom-node loader and running graphs through its own executor.
+"""The one place that boots ComfyUI for the lab: the tests, the speed benchmark, the studies and
+the demo scripts. The real, pinned ComfyUI runs in-process, loads this pack through its own
+custom-node loader and runs graphs through its own executor.
+
+- `ComfyHost(device="cpu")`: ComfyUI booted once per process with the pack loaded (CPU, or
+  "cuda" for the benchmark); `run(prompt)` executes an API-format graph.
+- `setup_comfy()`: ComfyUI's modules importable, on the CPU, without loading any custom node
+  (what the demo model's training and the full-size model builder need).
 
 Where things are comes from `.host/env.sh`, written by `scripts/provision.sh`
-(COMFYUI_ROOT, COMFYUI_BASE); `COMFYUI_PATH` in the environment overrides the host.
+(COMFYUI_ROOT, COMFYUI_BASE); `COMFYUI_PATH` in the environment overrides the host. ComfyUI's
+root goes at the FRONT of sys.path (its `nodes.py` must win over this pack's `nodes/`), here
+and nowhere else.
 """
 from __future__ import annotations
 
@@ -61,29 +69,57 @@ class ImportFailureCatcher(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-class ComfyHost:
-    """Boots ComfyUI once per process. `run(prompt)` executes an API-format graph."""
+def setup_comfy(cpu: bool = True, **cli) -> Path:
+    """ComfyUI's modules importable (its root first on sys.path), on the CPU unless `cpu` is
+    False, with ComfyUI's command-line arguments `cli` set (e.g. base_directory) and what its
+    main.py imports before its nodes; returns ComfyUI's root."""
+    root = Path(read_env()["COMFYUI_ROOT"])
+    if sys.path[:1] != [str(root)]:
+        sys.path.insert(0, str(root))
+    from comfy.cli_args import args  # must come before comfy.model_management is imported
 
-    def __init__(self):
+    args.cpu = cpu
+    for key, value in cli.items():
+        setattr(args, key, value)
+    import utils.extra_config  # noqa: F401  (main.py imports it before nodes)
+    import comfy.utils
+
+    comfy.utils.PROGRESS_BAR_ENABLED = False
+    return root
+
+
+def comfyui_version(root) -> str:
+    text = (Path(root) / "comfyui_version.py").read_text()
+    for line in text.splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    return "unknown"
+
+
+class ComfyHost:
+    """Boots ComfyUI once per process with the pack loaded. `run(prompt)` executes an API-format
+    graph; `module("nodes.drag")` is a pack module as ComfyUI loaded it.
+
+    `device` "cpu" or "cuda" (the benchmark's GPU runs); `threads` pins torch's thread count
+    before ComfyUI reads it; `quiet` lowers the root logger to warnings (a benchmark's output)."""
+
+    def __init__(self, device: str = "cpu", threads: int | None = None, quiet: bool = False):
         env = read_env()
-        self.root = Path(env["COMFYUI_ROOT"])
         self.base = Path(env.get("COMFYUI_BASE", REPO / ".host" / "base"))
         (self.base / "custom_nodes").mkdir(parents=True, exist_ok=True)
         pack_dir = Path(os.environ.get("SDE_DRAG_PACK_DIR", REPO))  # a test loads a broken copy
         link = self.base / "custom_nodes" / PACK_FOLDER
         if not link.exists():
             link.symlink_to(pack_dir)
-        sys.path.insert(0, str(self.root))
-        from comfy.cli_args import args  # must come before comfy.model_management is imported
+        if threads:
+            import torch
 
-        args.cpu = True
-        args.base_directory = str(self.base)
-        args.disable_api_nodes = True
-        args.database_url = "sqlite:///:memory:"
-        import utils.extra_config  # noqa: F401  (main.py imports it before nodes)
-        import comfy.utils
-
-        comfy.utils.PROGRESS_BAR_ENABLED = False
+            torch.set_num_threads(int(threads))
+        self.root = setup_comfy(cpu=device == "cpu", base_directory=str(self.base), disable_api_nodes=True,
+                                database_url="sqlite:///:memory:")
+        if quiet:
+            logging.getLogger().setLevel(logging.WARNING)
+        import comfy.model_management
         import execution
         import nodes
 
@@ -105,10 +141,21 @@ class ComfyHost:
                 f"ComfyUI could not load the pack {PACK_FOLDER} ({link}); missing nodes {missing};"
                 " what ComfyUI logged:\n" + "\n".join(failures or catcher.messages)
             )
+        self.device = comfy.model_management.get_torch_device()
+        if device == "cuda" and self.device.type != "cuda":
+            raise RuntimeError("device cuda: ComfyUI found no CUDA device")
+        self.device_name = device
         self.server = _Server()
         self.executor = execution.PromptExecutor(
             self.server, cache_type=execution.CacheType.CLASSIC, cache_args={"lru": 0, "ram": 16.0, "ram_inactive": 0.0}  # newer hosts read ram_inactive
         )
+
+    def synchronize(self):
+        """Waits for the GPU's queued work (a no-op on the CPU), so that a timing ends when the work does."""
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
 
     def pack_nodes(self) -> dict:
         """The pack's node classes by node id, as its V3 entry point lists them (empty if it did not load)."""

@@ -5,28 +5,18 @@ The measures are the ones `eval_demo.py`'s docstring declares; a case's row hold
 them, so every figure of a table can be traced to its cases in the JSON."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import os
 import time
 
 import numpy as np
 
-import eval_measures as em
-from eval_measures import metrics, scenes
+from harness import plain_module
+from studies import eval_measures as em
+from studies.eval_measures import metrics, scenes
 
 
-def _load_presets():
-    """nodes/presets.py by path (plain Python: importing the pack's package would need ComfyUI)."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "nodes", "presets.py")
-    spec = importlib.util.spec_from_file_location("sde_drag_presets", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PRESETS = _load_presets()
+PRESETS = plain_module("nodes/presets.py")  # the pack's presets, defined once
 SUCCESS = {"centroid_error_px": 4.0, "left_at_source": 0.2}
 GAMMAS = (1, 4, 8)  # DAI patch half-widths (px): a point, the object's core, the object and its rim
 

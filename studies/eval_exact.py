@@ -1,9 +1,9 @@
 """SDE vs ODE drag on an exact-score model: the paper's theorem in its own setting.
 
-    .venv/bin/python benchmarks/eval_exact.py [--n 256] [--quick] [--out PATH] [--threads 1]
-    .venv/bin/python benchmarks/eval_exact.py --readme [JSON]   # docs/findings.md's tables from a run's JSON
+    .venv/bin/python -m studies.eval_exact [--n 256] [--quick] [--out PATH] [--threads 1]
+    .venv/bin/python -m studies.eval_exact --readme [JSON]   # docs/findings.md's tables from a run's JSON
 
-The model (tests/exact_mixture.py): 16x16 one-channel images of a 4x4 square (height 2) at
+The model (studies/exact_mixture.py): 16x16 one-channel images of a 4x4 square (height 2) at
 any of the 256 cells on a stationary Gaussian texture (unit variance, correlation ~1.5 px),
 a Gaussian mixture over positions with closed-form denoiser, component posterior and
 log-density. So model quality cannot be a cause: every denoiser call is exact.
@@ -53,10 +53,9 @@ import time
 
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.append(os.path.join(ROOT, "tests"))
+from studies import exact_mixture as em
 
-import exact_mixture as em  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_exact.json")
 QUICK_OUT = os.path.join(ROOT, "benchmarks", "results", "quick", "eval_exact.json")  # git-ignored: never the full run
@@ -440,7 +439,7 @@ def main(argv=None):
     print(report)
     total = time.perf_counter() - t_start
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/eval_exact.py", *argv]),
+        "command": "python " + " ".join(shlex.quote(a) for a in ["-m", "studies.eval_exact", *argv]),
         "mode": "quick" if args.quick else "full",
         "n": args.n, "seeds": SEEDS, "source": SOURCE, "target": TARGET, "fixed": FIXED, "paper_default": P,
         "model": {"size": runner.scenes.size, "side": runner.scenes.side, "amplitude": runner.scenes.amplitude,

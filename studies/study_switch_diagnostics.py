@@ -3,7 +3,7 @@ error appears, sub-drag by sub-drag, and where its realism is lost (the whitened
 variance by region, 1 for data), against SDE-Drag and ODE-Drag at the paper preset on the
 64x64 model of study_switch.py. N = 24 cases, seeds 2026120721 (scenes) and 2026120723 (sampler).
 
-    .venv/bin/python benchmarks/study_switch_diagnostics.py    # about 1 minute; prints and writes
+    .venv/bin/python -m studies.study_switch_diagnostics    # about 1 minute; prints and writes
                                                                # benchmarks/results/switch-diagnostics.json
 
 Per sub-drag: the posterior-expected x offset (cells; negative = short) from that sub-drag's own
@@ -11,14 +11,13 @@ target, of the pasted latent at t0 (exact posterior at sigma(t0)) and of the res
 """
 import json
 import os
-import sys
 
 import torch
 
+from studies import exact_mixture as em
+from studies import study_switch as ss
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import exact_mixture as em, study_switch as ss
 sde_core = em.sde_core
 torch.set_num_threads(1)
 N = 24

@@ -1,6 +1,6 @@
 """One-sided paired tests, Holm's correction and the sample size for them (numpy and math only).
 
-Used by ``benchmarks/study_switch.py`` (the pre-registered confirmatory run,
+Used by ``studies/study_switch.py`` (the pre-registered confirmatory run,
 ``benchmarks/preregistration/2026-12-07-switch.md``). Every test takes the paired
 differences ``d_i = A_i - B_i`` of a measure where lower is better and a shift ``margin``:
 

@@ -1,8 +1,8 @@
 """SDE vs ODE on the embedded demo model: the paper's claim measured on a model anyone can run.
 
-    .venv/bin/python benchmarks/eval_demo.py [--n 200] [--quick] [--out PATH] [--threads 1]
+    .venv/bin/python -m studies.eval_demo [--n 200] [--quick] [--out PATH] [--threads 1]
 
-Boots the pinned ComfyUI in-process (tests/comfy_host.py), loads the demo model with the
+Boots the pinned ComfyUI in-process (harness/comfy_host.py), loads the demo model with the
 pack's loader and calls the pack's nodes as ComfyUI loaded them. SDE and ODE always share
 steps, t0, cfg, seeds, prompts, masks and inputs:
 
@@ -35,13 +35,21 @@ steps, t0, cfg, seeds, prompts, masks and inputs:
      sign tests of which method is lower on centroid error, `gt_l1_ae` and `dai_4`, and
      the mean SDE - ODE difference with a 95 % bootstrap interval.
    Every case's row is in the JSON (`drag.per_case`).
+
+   Added later (issue 28 item 4), after the runs above: the realism tests' controls. Positive:
+   each case's input with the drag's square (r cells = 12 px half-width) pasted from source to
+   target hard-edged, nothing redrawn (a test that cannot see this cannot vouch for a result);
+   null: other fresh scenes through the AE. The declared C2ST missed the positive control, so
+   the same test on translation-invariant local statistics of the latents (`c2st_local`,
+   `eval_measures.local_statistics`) is reported beside it for every row.
 2. Image-to-image (SDEdit): guides = fresh scenes with the object corrupted (a flat colour
    blob, or a hue shift); `SDE/ODE Img2Img & Inpaint` with eta 1 vs 0, same t0 and seed;
-   realism (Frechet distance, results vs fresh scenes) and faithfulness (L2 to the guide
-   at 1/4 resolution).
+   realism (Frechet distance, results vs fresh scenes; the SDE - ODE gap with a 95 % paired
+   bootstrap interval over cases, `eval_measures.frechet_gap`) and faithfulness (L2 to the
+   guide at 1/4 resolution).
 3. Inpainting: square masks of ~20 % and ~40 % of the image covering part of the object,
-   t0 = 1, SDE vs ODE at 25 and 50 steps; realism and whether the completed object is one
-   connected shape.
+   t0 = 1, SDE vs ODE at 25 and 50 steps; realism (the Frechet gap with its interval, as for
+   image-to-image) and whether the completed object is one connected shape.
 
 Prints Markdown tables and writes benchmarks/results/eval_demo.json (command, N, steps,
 t0, cfg, seeds and every figure, per case for the drags).
@@ -60,24 +68,28 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HERE = os.path.join(ROOT, "benchmarks")
-for p in (HERE, os.path.join(ROOT, "tests")):  # at the end: ComfyUI's own modules keep their names
-    if p not in sys.path:
-        sys.path.append(p)
+from studies import drag_trials as trials
+from studies import eval_measures as em
+from studies.eval_measures import metrics, scenes
 
-import drag_trials as trials  # noqa: E402
-import eval_measures as em  # noqa: E402
-from eval_measures import metrics, scenes  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_OUT = os.path.join(ROOT, "benchmarks", "results", "eval_demo.json")
+QUICK_OUT = os.path.join(ROOT, "benchmarks", "results", "quick", "eval_demo.json")  # git-ignored: never the full run
 DRAG_PRESET = {k: v for k, v in trials.PRESETS.DEMO.items() if k != "t0"}  # the demo presets (nodes/presets.py)
 SEEDS = {"drag_scenes": 1100, "drag_sampler": 2100, "fresh_scenes": 3100, "i2i_guides": 4100, "i2i_sampler": 5100,
-         "inpaint_scenes": 6100, "inpaint_sampler": 7100, "shape_classifier": 8100, "c2st": 9100}
+         "inpaint_scenes": 6100, "inpaint_sampler": 7100, "shape_classifier": 8100, "c2st": 9100,
+         "frechet_gap_bootstrap": 9200}
 N_SHAPE_TRAIN = 300
 C2ST_DIMS = 8
 FAR_PX = 8  # the kept region's PSNR is measured this far from the mask (the decoder mixes across it)
 INPAINT_SIDES = {"small": 28, "large": 40}  # 28x28 px = 19 % of 64x64, 40x40 px = 39 %
+PASTED = "pasted square, unblended (AE)"  # the realism tests' positive control (a reference row of the drag)
+PASTE_HALF_PX = 4 * DRAG_PRESET["r"]  # the drag's copied square: r latent cells, 4 px each
+N_BOOT = 1000
+GAP_TEXT = ("Frechet SDE - Frechet ODE (both to the fresh scenes) on the same cases, 95 % paired percentile bootstrap "
+            f"interval over cases ({N_BOOT} resamples of the case indices, shared by both methods, and of the fresh "
+            "scenes; eval_measures.frechet_gap)")
 
 
 def parse_args(argv=None):
@@ -92,10 +104,12 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: the figures do not depend on the machine's core count, and "
                          "the tiny model gains little from more)")
-    ap.add_argument("--out", default=DEFAULT_OUT, help="the JSON to write")
+    ap.add_argument("--out", default=None, help="the JSON to write (default benchmarks/results/eval_demo.json; "
+                                                "with --quick benchmarks/results/quick/eval_demo.json)")
     ap.add_argument("--weights", default=None, help="a demo model's weights folder (default demo/weights)")
     ap.add_argument("--images", default=None, help="also write a PNG sheet of the first drag cases per method here")
     args = ap.parse_args(argv)
+    args.out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     args.n = args.n or (4 if args.quick else 200)
     args.n_i2i = args.n_i2i or (16 if args.quick else 256)
     args.n_inpaint = args.n_inpaint or (8 if args.quick else 64)
@@ -108,10 +122,10 @@ def parse_args(argv=None):
 class Demo:
     """The demo model as ComfyUI objects, the pack's nodes, and batched encode/decode."""
 
-    def __init__(self, weights_dir: str | None = None):
-        from comfy_host import ComfyHost
+    def __init__(self, weights_dir: str | None = None, host=None):
+        from harness.comfy_host import ComfyHost
 
-        self.host = ComfyHost()
+        self.host = host or ComfyHost()  # a test passes the session's host: ComfyUI boots once per process
         import torch
 
         self.torch = torch
@@ -161,6 +175,12 @@ class Demo:
     def features(self, images: np.ndarray) -> np.ndarray:
         """The demo encoder's mean latents, flattened (16 x 16 x 4 = 1024 values per image)."""
         return self.encode(images).flatten(1).double().numpy()
+
+    def realism_features(self, images: np.ndarray) -> dict:
+        """Both feature sets of the realism tests from one encoding: "flat", the flattened mean
+        latents (`features`), and "local", their local statistics (`em.local_statistics`)."""
+        latents = self.encode(images).double().numpy()
+        return {"flat": latents.reshape(len(latents), -1), "local": em.local_statistics(latents)}
 
     def roundtrip(self, images: np.ndarray) -> np.ndarray:
         return self.decode(self.encode(images))
@@ -217,23 +237,53 @@ def train_shape_classifier(demo: Demo) -> em.ShapeClassifier:
     return em.ShapeClassifier().fit(np.stack(feats), [m["shape"] for m in metas])
 
 
-def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
+def pasted_squares(demo: Demo, cases: list[dict]) -> np.ndarray:
+    """The positive control's images: each case's input with the drag's square (r latent cells of
+    4 px around the source) pasted over the target, hard-edged, then through the AE as results are."""
+    return demo.roundtrip(np.stack([em.paste_unblended(c["image"], c["source"], c["target"], PASTE_HALF_PX)
+                                    for c in cases]))
+
+
+def two_sample_tests(feats: dict, fresh: dict) -> dict:
+    """Both realism tests of one set of images against the fresh scenes: `c2st` on the flattened
+    latents (the declared test) and on their local statistics."""
+    return {"c2st": em.c2st(feats["flat"], fresh["flat"], seed=SEEDS["c2st"], dims=C2ST_DIMS),
+            "c2st_local": em.c2st(feats["local"], fresh["local"], seed=SEEDS["c2st"], dims=C2ST_DIMS)}
+
+
+def run_drag(demo: Demo, args, fresh_all: dict, null_all: dict) -> dict:
     torch = demo.torch
     classifier = train_shape_classifier(demo)
     dragset = trials.DragSet(demo, SEEDS["drag_scenes"], args.n)
     cases, recon = dragset.cases, dragset.recon
-    fresh = fresh_feats[: args.n]
+    fresh = {k: v[: args.n] for k, v in fresh_all.items()}
     methods, per_case, sheet = {}, {}, {"input (AE)": recon, "true moved (AE)": dragset.moved_recon}
 
     def realism(imgs):
-        feats = demo.features(imgs)
-        return em.c2st(feats, fresh, seed=SEEDS["c2st"], dims=C2ST_DIMS), em.frechet_distance(feats, fresh)
+        feats = demo.realism_features(imgs)
+        tests = two_sample_tests(feats, fresh)
+        return tests["c2st"], em.frechet_distance(feats["flat"], fresh["flat"]), tests["c2st_local"]
 
-    # references: the input unchanged, and the true moved scene, both through the autoencoder
-    for name, imgs in (("input, no edit (AE)", recon), ("true moved scene (AE)", dragset.moved_recon)):
+    # The positive control: the drag's square (r latent cells, 4 px each) pasted from source to
+    # target in pixels, nothing redrawn. A realism test that cannot tell this from fresh scenes
+    # cannot vouch for a drag result's realism either.
+    half = PASTE_HALF_PX
+    pasted = pasted_squares(demo, cases)
+    # references: the input unchanged, the true moved scene and the unblended paste, all through the autoencoder
+    for name, imgs in (("input, no edit (AE)", recon), ("true moved scene (AE)", dragset.moved_recon),
+                       (PASTED, pasted)):
         rows = trials.measure(imgs, dragset, classifier)
-        methods[name] = {"t0": None, "method": "reference", **trials.summarise(rows, *realism(imgs))}
+        c2st, fd, local = realism(imgs)
+        methods[name] = {"t0": None, "method": "reference", **trials.summarise(rows, c2st, fd), "c2st_local": local}
         per_case[name] = rows
+    controls = {
+        "what": "the two-sample tests on a set they must detect and on one they must not, at the drag's N",
+        "positive": {"what": f"each drag case's input with the {2 * half + 1} px square around its source pasted "
+                             "over the square around its target, hard-edged, nothing redrawn, through the AE",
+                     "half_px": half, "c2st": methods[PASTED]["c2st"], "c2st_local": methods[PASTED]["c2st_local"]},
+        "null": {"what": f"other fresh scenes (seed {SEEDS['fresh_scenes'] + 1}) through the AE",
+                 **two_sample_tests({k: v[: args.n] for k, v in null_all.items()}, fresh)},
+    }
     methods["input, no edit (AE)"]["background_psnr_db"] = None  # it is the reference itself
     checks = [em.identity(img, c["source"], c["extent"], classifier) for img, c in zip(recon, cases)]
     classifier_check = {
@@ -249,7 +299,8 @@ def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
             results, cost = trials.run_setting(demo, dragset, method, {**DRAG_PRESET, "t0": t0}, SEEDS["drag_sampler"])
             rows = trials.measure(results, dragset, classifier)
             sheet[name] = results
-            methods[name] = {"t0": t0, "method": method, **trials.summarise(rows, *realism(results)), **cost}
+            c2st, fd, local = realism(results)
+            methods[name] = {"t0": t0, "method": method, **trials.summarise(rows, c2st, fd), **cost, "c2st_local": local}
             per_case[name] = rows
             print(f"  {name}: {cost['seconds_per_case'] * len(cases):.0f} s", file=sys.stderr, flush=True)
     if args.images:
@@ -264,7 +315,11 @@ def run_drag(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
         "success": dict(trials.SUCCESS, identity_kept=True), "identity_classifier": classifier_check,
         "realism": {"c2st": f"logistic regression on the top {C2ST_DIMS} principal components of the demo encoder's "
                             "mean latents and their squares, 10-fold cross-validated: results vs fresh scenes "
-                            "(0.5 = indistinguishable)"},
+                            "(0.5 = indistinguishable)",
+                    "c2st_local": "the same test on local statistics of those latents (per channel: mean, std, "
+                                  "mean squared and maximum and 95th-percentile absolute horizontal and vertical "
+                                  "differences; added after the declared test failed its positive control)",
+                    "controls": controls},
         "methods": methods, "paired": paired, "cases": dragset.case_json(SEEDS["drag_sampler"]), "per_case": per_case,
     }
 
@@ -282,6 +337,7 @@ def run_img2img(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
         l2 = em.l2_quarter(imgs, guides)
         rows[name] = {"eta": None, "frechet": em.frechet_distance(demo.features(imgs), fresh), "l2_quarter": mean(l2),
                       **{f"l2_quarter_{k}": mean(l2[kinds == k]) for k in ("blob", "hue")}}
+    feats = {}
     for eta, method in ((1.0, "SDE"), (0.0, "ODE")):
         demo.reset_count()
         start = time.perf_counter()
@@ -291,16 +347,18 @@ def run_img2img(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
         seconds = time.perf_counter() - start
         results = demo.decode(out["samples"])
         l2 = em.l2_quarter(results, guides)
+        feats[method] = demo.features(results)
         rows[f"{method} (eta {eta:g})"] = {
-            "eta": eta, "frechet": em.frechet_distance(demo.features(results), fresh), "l2_quarter": mean(l2),
+            "eta": eta, "frechet": em.frechet_distance(feats[method], fresh), "l2_quarter": mean(l2),
             **{f"l2_quarter_{k}": mean(l2[kinds == k]) for k in ("blob", "hue")},
             "seconds": seconds, "unet_calls": demo.counter["calls"], "unet_rows": demo.counter["rows"]}
         print(f"  img2img {method}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    gap = em.frechet_gap(feats["SDE"], feats["ODE"], fresh, seed=SEEDS["frechet_gap_bootstrap"], n_boot=N_BOOT)
     return {"n": n, "steps": steps, "t0": t0, "cfg": cfg, "prompt": "the clean scene's prompt", "negative": "",
             "corruptions": "alternately: object -> flat disc blob of its base colour and equal area; object hue "
                            "rotated by 40-80 degrees", "seeds": {"guides": SEEDS["i2i_guides"], "sampler": SEEDS["i2i_sampler"],
                                                                  "fresh_scenes": SEEDS["fresh_scenes"]},
-            "methods": rows}
+            "methods": rows, "frechet_gap": {"sde_minus_ode": gap, "what": GAP_TEXT}}
 
 
 def run_inpaint(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
@@ -310,7 +368,8 @@ def run_inpaint(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
     negative = demo.cond("")
     out = {"n": n, "t0": 1.0, "cfg": cfg, "steps": list(args.inpaint_steps), "prompt": "the scene's prompt",
            "negative": "", "seeds": {"scenes": SEEDS["inpaint_scenes"], "sampler": SEEDS["inpaint_sampler"],
-                                     "fresh_scenes": SEEDS["fresh_scenes"]}, "masks": {}, "methods": {}}
+                                     "fresh_scenes": SEEDS["fresh_scenes"]}, "masks": {}, "methods": {},
+           "frechet_gaps_what": GAP_TEXT, "frechet_gaps": {}}
     for k, (size, side) in enumerate(INPAINT_SIDES.items()):
         images, masks, infos = em.inpaint_cases(SEEDS["inpaint_scenes"] + k, n, side)
         out["masks"][size] = {"side_px": side, "image_fraction": side * side / scenes.IMAGE_SIZE ** 2,
@@ -323,6 +382,7 @@ def run_inpaint(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
             "mask": size, "eta": None, "steps": None, "frechet": em.frechet_distance(demo.features(recon), fresh),
             "single_shape": mean(connected)}
         for steps in args.inpaint_steps:
+            feats = {}
             for eta, method in ((1.0, "SDE"), (0.0, "ODE")):
                 demo.reset_count()
                 start = time.perf_counter()
@@ -339,12 +399,15 @@ def run_inpaint(demo: Demo, args, fresh_feats: np.ndarray) -> dict:
                 keep = 1 - torch.nn.functional.interpolate(torch.from_numpy(masks)[:, None], size=latents.shape[-2:],
                                                            mode="area")
                 kept_diff = float(((res["samples"] - latents).abs() * (keep >= 1)).max())
+                feats[method] = demo.features(results)
                 out["methods"][f"{size} mask: {method} {steps} steps"] = {
                     "mask": size, "eta": eta, "steps": steps,
-                    "frechet": em.frechet_distance(demo.features(results), fresh), "single_shape": mean(connected),
+                    "frechet": em.frechet_distance(feats[method], fresh), "single_shape": mean(connected),
                     "psnr_far_outside_mask_db": psnr_out, "kept_latent_max_abs_diff": kept_diff, "seconds": seconds, "unet_calls": demo.counter["calls"],
                     "unet_rows": demo.counter["rows"]}
                 print(f"  inpaint {size} {method} {steps}: {seconds:.0f} s", file=sys.stderr, flush=True)
+            out["frechet_gaps"][f"{size} mask, {steps} steps"] = em.frechet_gap(
+                feats["SDE"], feats["ODE"], fresh, seed=SEEDS["frechet_gap_bootstrap"], n_boot=N_BOOT)
     return out
 
 
@@ -365,8 +428,8 @@ def pct(x):
 
 def drag_table(drag: dict) -> str:
     head = ("| method | centroid error (px) | left at source | background PSNR (dB) | identity kept | success | "
-            "L1 to true moved (AE), region [95 % CI] | DAI g=4 [95 % CI] | shape IoU | C2ST acc. (p) | Frechet | "
-            "UNet calls / rows per case |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "L1 to true moved (AE), region [95 % CI] | DAI g=4 [95 % CI] | shape IoU | C2ST acc. (p) | C2ST local acc. (p) | "
+            "Frechet | UNet calls / rows per case |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for name, m in drag["methods"].items():
         nfe = (f"{m['unet_calls_per_case']:.0f} / {m['unet_rows_per_case']:.0f}" if "unet_calls_per_case" in m else "-")
@@ -374,8 +437,26 @@ def drag_table(drag: dict) -> str:
         lines.append(f"| {name} | {fmt(m['centroid_error_px'])} | {pct(m['left_at_source'])} | "
                      f"{fmt(m['background_psnr_db'], 1)} | {pct(m['identity_kept'])} | {m['successes']}/{drag['n']} | "
                      f"{ci('gt_l1_ae')} | {ci('dai_4')} | {fmt(m['shape_iou'])} | "
-                     f"{pct(m['c2st']['accuracy'])} ({m['c2st']['p']:.2g}) | {fmt(m['frechet'], 1)} | {nfe} |")
+                     f"{acc_p(m['c2st'])} | {acc_p(m['c2st_local'])} | {fmt(m['frechet'], 1)} | {nfe} |")
     return head + "\n".join(lines)
+
+
+def acc_p(test: dict) -> str:
+    return f"{pct(test['accuracy'])} ({test['p']:.2g})"
+
+
+def controls_table(drag: dict) -> str:
+    """The realism tests on their positive and null controls (drag.realism.controls)."""
+    c = drag["realism"]["controls"]
+    head = ("| control | against fresh scenes | must be detected | C2ST acc. (p) | C2ST local acc. (p) |\n"
+            "|---|---|---|---|---|\n")
+    return head + "\n".join(f"| {name} | {c[key]['what']} | {must} | {acc_p(c[key]['c2st'])} | "
+                            f"{acc_p(c[key]['c2st_local'])} |"
+                            for name, key, must in (("positive", "positive", "yes"), ("null", "null", "no")))
+
+
+def gap_cell(g: dict) -> str:
+    return f"{g['gap']:+.1f} [{g['ci95'][0]:+.1f}, {g['ci95'][1]:+.1f}]"
 
 
 def paired_table(drag: dict) -> str:
@@ -395,21 +476,24 @@ def paired_table(drag: dict) -> str:
 
 
 def i2i_table(i2i: dict) -> str:
-    head = ("| method | Frechet (encoder) | L2 to guide at 1/4 res | L2, blob guides | L2, hue guides |\n"
-            "|---|---|---|---|---|\n")
-    return head + "\n".join(f"| {name} | {fmt(m['frechet'], 1)} | {fmt(m['l2_quarter'])} | {fmt(m['l2_quarter_blob'])} | "
-                            f"{fmt(m['l2_quarter_hue'])} |" for name, m in i2i["methods"].items())
+    head = ("| method | Frechet (encoder) | Frechet SDE - ODE [95 % CI] | L2 to guide at 1/4 res | L2, blob guides | "
+            "L2, hue guides |\n|---|---|---|---|---|---|\n")
+    gap = gap_cell(i2i["frechet_gap"]["sde_minus_ode"])
+    return head + "\n".join(f"| {name} | {fmt(m['frechet'], 1)} | {gap if m['eta'] == 1.0 else '-'} | "
+                            f"{fmt(m['l2_quarter'])} | {fmt(m['l2_quarter_blob'])} | {fmt(m['l2_quarter_hue'])} |"
+                            for name, m in i2i["methods"].items())
 
 
 def inpaint_table(inp: dict) -> str:
-    head = ("| mask | method | Frechet (encoder) | single connected object | PSNR > 8 px outside the mask (dB, vs AE) |\n"
-            "|---|---|---|---|---|\n")
+    head = ("| mask | method | Frechet (encoder) | Frechet SDE - ODE [95 % CI] | single connected object | "
+            "PSNR > 8 px outside the mask (dB, vs AE) |\n|---|---|---|---|---|---|\n")
     lines = []
     for name, m in inp["methods"].items():
         mask = inp["masks"][m["mask"]]
         label = f"{m['mask']} ({100 * mask['image_fraction']:.0f} %)"
         method = name.split(": ", 1)[1]
-        lines.append(f"| {label} | {method} | {fmt(m['frechet'], 1)} | {pct(m['single_shape'])} | "
+        gap = gap_cell(inp["frechet_gaps"][f"{m['mask']} mask, {m['steps']} steps"]) if m["eta"] == 1.0 else "-"
+        lines.append(f"| {label} | {method} | {fmt(m['frechet'], 1)} | {gap} | {pct(m['single_shape'])} | "
                      f"{fmt(m.get('psnr_far_outside_mask_db'), 1)} |")
     return head + "\n".join(lines)
 
@@ -471,15 +555,18 @@ def _main(args, argv):
     n_fresh = max(args.n, args.n_i2i, args.n_inpaint)
     fresh_images, _ = scenes.generate_batch(SEEDS["fresh_scenes"], n_fresh)
     fresh_images = fresh_images.permute(0, 2, 3, 1).numpy()
-    fresh_feats = demo.features(fresh_images)
-    # the noise floor of the Frechet distance at each N: fresh scenes (through the AE) vs other fresh scenes
+    fresh_all = demo.realism_features(fresh_images)
+    fresh_feats = fresh_all["flat"]
+    # the noise floor of the Frechet distance at each N, and the null control of the two-sample tests:
+    # fresh scenes (through the AE) vs other fresh scenes
     floor_images, _ = scenes.generate_batch(SEEDS["fresh_scenes"] + 1, n_fresh)
-    floor_feats = demo.features(demo.roundtrip(floor_images.permute(0, 2, 3, 1).numpy()))
+    null_all = demo.realism_features(demo.roundtrip(floor_images.permute(0, 2, 3, 1).numpy()))
+    floor_feats = null_all["flat"]
     floor = {str(n): em.frechet_distance(floor_feats[:n], fresh_feats[:n]) for n in sorted({args.n, args.n_i2i, args.n_inpaint})}
 
     timings = {}
     t = time.perf_counter()
-    drag = run_drag(demo, args, fresh_feats)
+    drag = run_drag(demo, args, fresh_all, null_all)
     timings["drag_s"] = time.perf_counter() - t
     t = time.perf_counter()
     i2i = run_img2img(demo, args, fresh_feats)
@@ -492,7 +579,7 @@ def _main(args, argv):
 
     argv_shown = sys.argv[1:] if argv is None else list(argv)
     result = {
-        "command": shlex.join([".venv/bin/python", "benchmarks/eval_demo.py", *argv_shown]),
+        "command": shlex.join([".venv/bin/python", "-m", "studies.eval_demo", *argv_shown]),
         "mode": "quick" if args.quick else "full",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -520,6 +607,8 @@ def _main(args, argv):
           f"{pct(drag['identity_classifier']['shape_accuracy'])} correct. Frechet floor (fresh vs fresh, N = "
           f"{args.n}): {floor[str(args.n)]:.1f}.\n")
     print(paired_table(drag))
+    print(f"\nRealism controls (N = {drag['n']} against as many fresh scenes):\n")
+    print(controls_table(drag))
     print()
     print(f"## Image-to-image (N = {i2i['n']}, steps {i2i['steps']}, t0 {i2i['t0']:g}, cfg {i2i['cfg']:g}; guide seed "
           f"{SEEDS['i2i_guides']}, sampler seed {SEEDS['i2i_sampler']})\n")

@@ -1,4 +1,4 @@
-"""Cases and measures of `benchmarks/eval_demo.py` (numpy/torch only, no ComfyUI import).
+"""Cases and measures of `studies/eval_demo.py` (numpy/torch only, no ComfyUI import).
 
 - cases: seeded drag cases (object dragged 10-16 px in a random direction, staying inside
   the image), corrupted guide images for image-to-image, and partial-object masks of about
@@ -9,23 +9,19 @@
   through the autoencoder, over shape moments and the IoU with the ideal disc, square
   and triangle of the same area and centroid at their best rotation;
 - connected components by a small numpy flood fill (no scipy);
-- the Frechet distance between two sets of feature vectors (no scipy: eigendecompositions).
+- the Frechet distance between two sets of feature vectors (no scipy: eigendecompositions), and
+  the gap between two methods' distances with a paired bootstrap interval over cases;
+- the realism controls: a square pasted without blending (the known artefact a two-sample test
+  must detect) and translation-invariant local statistics of the latents (features that detect it).
 """
 from __future__ import annotations
 
 import math
-import os
-import sys
 
 import numpy as np
 
-DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
-if DEMO not in sys.path:
-    sys.path.append(DEMO)
-
-import metrics  # noqa: E402  (demo/metrics.py)
-import scenes  # noqa: E402  (demo/scenes.py)
-from make_cases import editable_mask  # noqa: E402  (demo/make_cases.py)
+from demo import metrics, scenes
+from demo.make_cases import editable_mask
 
 SIZE = scenes.IMAGE_SIZE
 PALETTE = list(scenes.COLOURS)
@@ -306,6 +302,51 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + (xa ** 2).sum() / na + (xb ** 2).sum() / nb - 2 * cross)
 
 
+def frechet_from_grams(g_aa: np.ndarray, g_ab: np.ndarray, g_bb: np.ndarray) -> float:
+    """`frechet_distance(a, b)` from the Gram matrices G_aa = a a^T, G_ab = a b^T, G_bb = b b^T,
+    so that a resample of rows costs O(n^2) whatever the features' dimension:
+    |mu_a - mu_b|^2 = mean(G_aa) + mean(G_bb) - 2 mean(G_ab), tr(S_a) = (tr G_aa - n mean(G_aa)) / (n - 1),
+    and the centred cross product X_a X_b^T = H_n G_ab H_m (H: the centring matrix), whose singular
+    values give the trace term as in `frechet_distance`."""
+    n, m = g_ab.shape
+    cross = g_ab - g_ab.mean(1, keepdims=True) - g_ab.mean(0, keepdims=True) + g_ab.mean()
+    trace_a = (np.trace(g_aa) - n * g_aa.mean()) / (n - 1)
+    trace_b = (np.trace(g_bb) - m * g_bb.mean()) / (m - 1)
+    root = np.linalg.svd(cross, compute_uv=False).sum() / math.sqrt((n - 1) * (m - 1))
+    return float(g_aa.mean() + g_bb.mean() - 2 * g_ab.mean() + trace_a + trace_b - 2 * root)
+
+
+def frechet_gap(a: np.ndarray, b: np.ndarray, reference: np.ndarray, seed: int = 0, n_boot: int = 1000,
+                level: float = 0.95) -> dict:
+    """The gap FD(a, ref) - FD(b, ref) between two methods run on the same cases (row i of `a`
+    and of `b` come from case i), with a paired percentile bootstrap interval.
+
+    Each of `n_boot` replicates draws case indices i* ~ U{0..n-1}^n, used for both methods (the
+    pairing: a case that is hard for one is hard for the other), and reference indices
+    j* ~ U{0..m-1}^m (the reference set is a sample too), then takes
+    FD(a[i*], ref[j*]) - FD(b[i*], ref[j*]) (by `frechet_from_grams`). Repeated rows shrink a
+    resample's covariance, which biases each distance upwards; the bias is shared by the two
+    distances of a replicate and largely cancels in their difference, which is why the interval
+    is of the gap, not of each distance."""
+    a, b, ref = (np.asarray(x, np.float64) for x in (a, b, reference))
+    if a.shape != b.shape:
+        raise ValueError(f"frechet_gap: the two methods need one row per case each, got {a.shape} and {b.shape}")
+    gap = frechet_distance(a, ref) - frechet_distance(b, ref)  # exactly the difference of the reported distances
+    offset = ref.mean(0)  # the distance is translation-invariant; centring keeps the Grams well conditioned
+    a, b, ref = a - offset, b - offset, ref - offset
+    g_aa, g_bb, g_rr, g_ar, g_br = a @ a.T, b @ b.T, ref @ ref.T, a @ ref.T, b @ ref.T
+    rng = np.random.default_rng(seed)
+    gaps = np.empty(n_boot)
+    for k in range(n_boot):
+        i, j = rng.integers(0, len(a), len(a)), rng.integers(0, len(ref), len(ref))
+        rr = g_rr[np.ix_(j, j)]
+        gaps[k] = (frechet_from_grams(g_aa[np.ix_(i, i)], g_ar[np.ix_(i, j)], rr)
+                   - frechet_from_grams(g_bb[np.ix_(i, i)], g_br[np.ix_(i, j)], rr))
+    lo, hi = np.quantile(gaps, [(1 - level) / 2, (1 + level) / 2])
+    return {"gap": gap, "ci95": [float(lo), float(hi)],
+            "n_boot": n_boot, "seed": seed}
+
+
 def l2_quarter(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-image L2 distance between images [n,H,W,3] in [0,1] after 4x4 average pooling
     (1/4 resolution: 16x16x3 values)."""
@@ -403,3 +444,39 @@ def c2st(a: np.ndarray, b: np.ndarray, seed: int = 0, folds: int = 10, dims: int
     n = len(x)
     p = sum(math.comb(n, i) for i in range(correct, n + 1)) / 2 ** n
     return {"accuracy": correct / n, "n": n, "p": float(p)}
+
+
+# --------------------------------------------------------------------------- realism controls
+
+
+def paste_unblended(image: np.ndarray, source, target, half: int) -> np.ndarray:
+    """The known artefact of the realism controls: the (2 half + 1)^2 pixel square around
+    `source` (x, y) copied onto the square around `target`, hard-edged, with nothing redrawn
+    (the object stays at the source where the paste does not cover it). Pixels whose source
+    or target falls outside the image are left as they are."""
+    img = np.asarray(image)
+    out = img.copy()
+    (sx, sy), (tx, ty) = ((round(float(v)) for v in p) for p in (source, target))
+    h, w = img.shape[:2]
+    # the offsets d for which both s + d and t + d lie inside the image, per axis
+    lo_x, hi_x = max(-half, -sx, -tx), min(half, w - 1 - sx, w - 1 - tx)
+    lo_y, hi_y = max(-half, -sy, -ty), min(half, h - 1 - sy, h - 1 - ty)
+    if lo_x <= hi_x and lo_y <= hi_y:
+        out[ty + lo_y:ty + hi_y + 1, tx + lo_x:tx + hi_x + 1] = img[sy + lo_y:sy + hi_y + 1, sx + lo_x:sx + hi_x + 1]
+    return out
+
+
+def local_statistics(latents: np.ndarray) -> np.ndarray:
+    """Translation-invariant statistics of latents [n, C, H, W], 8 per channel c, with
+    dx = z[..., :, 1:] - z[..., :, :-1] and dy = z[..., 1:, :] - z[..., :-1, :]:
+    mean(z_c), std(z_c), mean(dx_c^2), mean(dy_c^2), max|dx_c|, max|dy_c|, and the 95th
+    percentiles of |dx_c| and |dy_c|. A seam or a doubled object changes them wherever it
+    lies; the flattened latents of `c2st`'s default features see mostly where things are,
+    and their top principal components miss an artefact whose place varies from case to case."""
+    z = np.asarray(latents, np.float64)
+    n, c = z.shape[:2]
+    dx, dy = np.abs(np.diff(z, axis=-1)).reshape(n, c, -1), np.abs(np.diff(z, axis=-2)).reshape(n, c, -1)
+    flat = z.reshape(n, c, -1)
+    stats = [flat.mean(-1), flat.std(-1), (dx ** 2).mean(-1), (dy ** 2).mean(-1), dx.max(-1), dy.max(-1),
+             np.quantile(dx, 0.95, axis=-1), np.quantile(dy, 0.95, axis=-1)]
+    return np.concatenate(stats, 1)

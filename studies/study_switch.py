@@ -1,13 +1,13 @@
 """The pre-registered confirmatory run of issue 28 on the exact-score model at the paper's scale.
 
-    .venv/bin/python benchmarks/study_switch.py --jobs 2   # the confirmatory run (pre-registered N, seeds)
-    .venv/bin/python benchmarks/study_switch.py --pilot    # the pilot that sized it (its own seeds, never reused)
-    .venv/bin/python benchmarks/study_switch.py --quick    # a smoke run (seconds), results/quick/
-    .venv/bin/python benchmarks/study_switch.py --report [JSON]   # docs/findings-switch.md's tables, run nothing
+    .venv/bin/python -m studies.study_switch --jobs 2   # the confirmatory run (pre-registered N, seeds)
+    .venv/bin/python -m studies.study_switch --pilot    # the pilot that sized it (its own seeds, never reused)
+    .venv/bin/python -m studies.study_switch --quick    # a smoke run (seconds), results/quick/
+    .venv/bin/python -m studies.study_switch --report [JSON]   # docs/findings-switch.md's tables, run nothing
 
 The plan, fixed before the confirmatory run: ``benchmarks/preregistration/2026-12-07-switch.md``.
 
-The model (``tests/exact_mixture.py``): 64x64 one-channel latents (SD1.5's latent size for
+The model (``studies/exact_mixture.py``): 64x64 one-channel latents (SD1.5's latent size for
 512 px) of an 8x8 square object (height 2) at any of the 4096 cells on a stationary Gaussian
 texture (unit variance, correlation ~1.5 cells). The paper's r 5 copies a 10x10 patch, which
 holds the 8x8 object with one cell to spare on each side (as r 3's 6x6 patch holds the 4x4
@@ -33,7 +33,6 @@ the margins, every test with its raw and Holm-corrected p-value and the decision
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -45,23 +44,14 @@ import time
 import numpy as np
 import torch
 
+from harness import plain_module
+from studies import exact_mixture as em
+from studies import paired_tests as pt
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.append(os.path.join(ROOT, "tests"))
-sys.path.append(os.path.join(ROOT, "benchmarks"))
-
-import exact_mixture as em  # noqa: E402
-import paired_tests as pt  # noqa: E402
 
 
-def _load_presets():
-    """nodes/presets.py without importing the nodes package (which needs ComfyUI)."""
-    spec = importlib.util.spec_from_file_location("sde_drag_presets", os.path.join(ROOT, "nodes", "presets.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PRESETS = _load_presets()
+PRESETS = plain_module("nodes/presets.py")  # the pack's presets, defined once
 PREREGISTRATION = os.path.join(ROOT, "benchmarks", "preregistration", "2026-12-07-switch.md")
 OUT = {"confirmatory": os.path.join(ROOT, "benchmarks", "results", "confirmatory-switch.json"),
        "pilot": os.path.join(ROOT, "benchmarks", "results", "pilot-switch.json"),
@@ -360,7 +350,7 @@ def main(argv=None):
         for name, settings in plan.items():
             results[name] = runner.run(settings)
             report(name)
-    out = {"command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/study_switch.py", *argv]),
+    out = {"command": "python " + " ".join(shlex.quote(a) for a in ["-m", "studies.study_switch", *argv]),
            "mode": args.mode, "n": args.n, "seeds": SEEDS[args.mode], "chunk": CHUNK,
            "preregistration": os.path.relpath(PREREGISTRATION, ROOT),
            "model": {**SCENE, "source": SOURCE, "target": TARGET, "n_fresh": N_FRESH,

@@ -25,16 +25,10 @@ No ComfyUI import. ``drag`` runs the paper's drag on it with sde_core's own func
 from __future__ import annotations
 
 import math
-import pathlib
-import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-import sde_core  # noqa: E402
+import sde_core
 
 DTYPE = torch.float64
 SD15_SIGMA_MIN = 0.029167532920837402  # sqrt((1 - ac[0]) / ac[0]) of SD1.5's schedule

@@ -13,34 +13,26 @@ A demo plan holds when its mean `gt_l1_ae` is at most the upper end of the 200-s
 is given with its own interval."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "results")
+RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "results")
 PAPER_PLAN = "200 steps"
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"sde_drag_{name}", os.path.join(HERE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    if HERE not in sys.path:
-        sys.path.append(HERE)
-    spec.loader.exec_module(module)
-    return module
 
 
 def presets():
     """nodes/presets.py (the pack's presets, defined once)."""
-    return _load("drag_trials").PRESETS
+    from studies import drag_trials
+
+    return drag_trials.PRESETS
 
 
 def bootstrap_ci(values, seed: int = 0, n_boot: int = 2000) -> list[float]:
-    return _load("eval_measures").bootstrap_ci(values, seed, n_boot)
+    from studies import eval_measures
+
+    return eval_measures.bootstrap_ci(values, seed, n_boot)
 
 
 def demo_curve(study: dict) -> dict:

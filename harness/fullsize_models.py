@@ -34,7 +34,7 @@ is written with comfy.utils.save_torch_file. Peak memory is about the file's siz
 Files are cached under $SDE_DRAG_MODEL_CACHE (default <repo>/.host/fullsize), built once
 (atomically: tmp file + rename, under a lock file), and linked into ComfyUI's base directory.
 
-    .venv/bin/python tests/fullsize_models.py sd15 sdxl   # build (if missing) and link
+    .venv/bin/python -m harness.fullsize_models sd15 sdxl   # build (if missing) and link
 """
 from __future__ import annotations
 
@@ -104,15 +104,10 @@ def log(message: str):
 
 
 def _comfy():
-    """Put ComfyUI on sys.path (CPU) without booting the server."""
-    from comfy_host import read_env
+    """ComfyUI's modules importable (CPU) without booting the server."""
+    from harness.comfy_host import setup_comfy
 
-    root = read_env()["COMFYUI_ROOT"]
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from comfy.cli_args import args
-
-    args.cpu = True
+    setup_comfy()
 
 
 # ---------------------------------------------------------------- random state dicts
@@ -192,7 +187,7 @@ def _sd_vae_meta(z_channels=4, quant_conv=True):
 
 def _out_scale(keys) -> dict:
     # Real models start from a zero output layer; torch-like init there gives a random network a
-    # large gain that amplifies float32 rounding. Damp it as tests/tiny_models.py does.
+    # large gain that amplifies float32 rounding. Damp it as harness/tiny_models.py does.
     return {k: 0.1 for k in keys}
 
 
@@ -300,7 +295,7 @@ def ensure(family: str, base_dir: Path | None = None) -> dict:
                 _save(checkpoint_state_dict(family), files["checkpoint"])
             log(f"built {family} in {time.time() - started:.0f} s")
     if base_dir is None:
-        from comfy_host import read_env
+        from harness.comfy_host import read_env
 
         base_dir = Path(read_env().get("COMFYUI_BASE", REPO / ".host" / "base"))
     for role, (folder, name) in ALL_FAMILIES[family]["files"].items():
@@ -314,7 +309,6 @@ def ensure(family: str, base_dir: Path | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.path.append(str(REPO / "tests"))
     for name in sys.argv[1:] or list(FAMILIES):
         for role, p in ensure(name).items():
             print(f"{name} {role}: {p} ({p.stat().st_size / 2**30:.2f} GiB)")

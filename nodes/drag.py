@@ -199,7 +199,7 @@ class SDEDragAllInOne(SDEDragNode, io.ComfyNode):
     @classmethod
     def drag_method(cls, method, schedule, model):
         """The inversion and the denoising step of `method` ('sde' or 'ode'); one place to swap
-        them (benchmarks/drag_trials.py runs Cycle-SDE at DDIM's eta through a subclass)."""
+        them (studies/drag_trials.py runs Cycle-SDE at DDIM's eta through a subclass)."""
         if method == "ode":
             return ode_method(schedule, float(model.get_model_object("model_sampling").sigma_min))
         return sde_method(schedule)

@@ -3,7 +3,7 @@ set for: the paper's (the nodes' defaults, for SD1.5-size 64x64 latents), the fa
 paper's with 25 steps: an eighth of its model calls, non-inferior to the paper preset on
 placement and realism within 5 % margins in the pre-registered run on the exact-score 64x64
 model, `benchmarks/results/confirmatory-switch.json`) and the demo model's (16x16 latents: the
-settings of the example workflows and of `make eval`; t0 0.4, `benchmarks/eval_demo.py`). Other
+settings of the example workflows and of `make eval`; t0 0.4, `studies/eval_demo.py`). Other
 code (templates, eval, benchmarks, docs) reads them from here.
 
 The nodes take r and step_size in 64ths of the latent's short side (`nodes/size_units.py`);

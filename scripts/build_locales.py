@@ -130,7 +130,7 @@ def render(data: dict) -> str:
 
 
 def load_pack_object_info() -> dict:
-    sys.path.append(str(REPO))  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    import repo_path  # noqa: F401  (harness)
     from harness.comfy_host import ComfyHost
 
     host = ComfyHost()

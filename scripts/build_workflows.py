@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "example_workflows")
@@ -531,7 +530,7 @@ def build(name, node_classes, sizes=None):
 
 def node_types_used() -> set[str]:
     """Every node type the templates use (what scripts/measure_node_sizes.py measures)."""
-    sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    import repo_path  # noqa: F401  (the repository root)
     from harness.comfy_host import ComfyHost
 
     ComfyHost()
@@ -553,8 +552,7 @@ def build_all(node_classes, only=None):
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [os.path.join(ROOT, "scripts")]
-    sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    import repo_path  # noqa: F401  (the repository root)
     from harness.comfy_host import ComfyHost
 
     host = ComfyHost()

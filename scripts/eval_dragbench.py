@@ -31,7 +31,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "scripts")]
+import repo_path  # noqa: E402,F401  (tests/browser_server)
 OUT = os.path.join(ROOT, "scripts", "node_sizes.json")
 FRONTENDS = ["1.32.9", "1.58.1-classic", "1.58.1-vue"]
 

@@ -7,7 +7,6 @@ tests/test_nodes_v3_schema.py checks that README.md holds exactly what `referenc
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +47,7 @@ def write(node_classes, path: Path = REPO / "README.md") -> None:
 
 
 if __name__ == "__main__":
-    sys.path.append(str(REPO))  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+    import repo_path  # noqa: F401  (the repository root)
     from harness.comfy_host import ComfyHost
 
     write(list(ComfyHost().node_classes.values()))

@@ -15,11 +15,10 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.join(ROOT, "scripts")]
-sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+import repo_path  # noqa: E402,F401  (the repository root)
 
 from build_workflows import CASE, DEMO_WORKFLOWS, OUT, REAL_WORKFLOWS  # noqa: E402
-from run_demo import draw_points, read_png, run_workflow, upscale  # noqa: E402
+from run_demo import draw_points, run_workflow, upscale  # noqa: E402
 
 TILE, PANELS = 256, 3  # three 256 px tiles: about 25 kB of JPEG per template
 def first_frame(path):

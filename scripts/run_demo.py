@@ -10,16 +10,14 @@ import argparse
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKFLOWS = os.path.join(ROOT, "example_workflows")
-sys.path[:0] = [os.path.join(ROOT, "scripts"), os.path.join(ROOT, "demo")]
-sys.path.append(ROOT)  # the repository root, for harness (at the end: ComfyUI's modules keep their names)
+import repo_path  # noqa: E402,F401  (the repository root)
 
-import metrics  # noqa: E402
+from demo import metrics  # noqa: E402
 from workflow_api import to_api  # noqa: E402
 
 DRAG_WORKFLOW = "01 Demo - SDE-Drag - click points on the picture.json"

@@ -18,7 +18,6 @@ over `make test`'s budget (`make test-full` runs them).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +25,7 @@ import pytest
 from fullsize_run import TEMPLATE_FAMILY, TEMPLATE_PICTURE_SIZE, TEMPLATE_STEPS, run_fresh
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-from build_workflows import REAL_WORKFLOWS  # noqa: E402
+from build_workflows import REAL_WORKFLOWS
 
 PEAK_RSS_BOUND_GIB = 21.0  # as tests/test_fullsize_families.py: the issue's 22 GB for the whole suite
 # save node prefix -> how many images the template saves there (results: one; trajectories: an animation)

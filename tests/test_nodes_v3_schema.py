@@ -7,15 +7,13 @@ before the migration (ids, display names, inputs per group in order with their t
 min, max and options, outputs); the two saved workflows are copies of shipped templates of then.
 """
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-sys.path.insert(0, str(REPO / "scripts"))
-from workflow_api import check_links, to_api  # noqa: E402
+from workflow_api import check_links, to_api
 
 SAVED = sorted(FIXTURES.glob("saved_before_*.json"))  # before V3; before size_unit (issue 27.2)
 

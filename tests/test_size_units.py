@@ -94,12 +94,9 @@ def test_an_unknown_unit_is_refused_at_validation_naming_the_input(host):
 
 def test_the_template_saved_before_size_unit_runs_in_latent_cells(host, caplog):
     import json
-    import sys
     from pathlib import Path
 
     import nodes
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from workflow_api import to_api
 
     saved = json.loads((Path(__file__).resolve().parent / "fixtures" / "saved_before_size_unit_sde_drag.json").read_text())

@@ -6,7 +6,6 @@ Screenshots: tests/artifacts/templates/<frontend>/<template>.png (and -after-run
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -16,8 +15,7 @@ import pytest
 from browser_server import NODE_BOXES, frontend_server, open_page, png_bytes
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-from build_workflows import DEMO_WORKFLOWS, WORKFLOWS  # noqa: E402
+from build_workflows import DEMO_WORKFLOWS, WORKFLOWS
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "templates"
 FRONTENDS = ["1.32.9", "1.58.1-classic", "1.58.1-vue"]

@@ -73,7 +73,12 @@ def setup_comfy(cpu: bool = True, **cli) -> Path:
     """ComfyUI's modules importable (its root first on sys.path), on the CPU unless `cpu` is
     False, with ComfyUI's command-line arguments `cli` set (e.g. base_directory) and what its
     main.py imports before its nodes; returns ComfyUI's root."""
-    root = Path(read_env()["COMFYUI_ROOT"])
+    env = read_env()
+    root = Path(env["COMFYUI_ROOT"])
+    # folder_paths reads the base directory once, when first imported (comfy.utils can import it here):
+    # every call names the host's base, so a first call without one (the model builder's) cannot pin
+    # ComfyUI's own folder, where the pack is not linked
+    cli.setdefault("base_directory", str(env.get("COMFYUI_BASE", REPO / ".host" / "base")))
     if sys.path[:1] != [str(root)]:
         sys.path.insert(0, str(root))
     from comfy.cli_args import args  # must come before comfy.model_management is imported

@@ -32,7 +32,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.append(str(REPO))  # run as a script (a fresh process per family): harness from the repository root
+# run as a script (a fresh process per family): harness from the repository root, the template tools from scripts/
+sys.path += [str(REPO), str(REPO / "scripts")]
 
 from harness import fullsize_models  # noqa: E402
 
@@ -120,11 +121,12 @@ def capture(g: dict, label: str, source: list):
 class Runner:
     def __init__(self, family: str):
         from harness.comfy_host import ComfyHost
-        from harness import tiny_models
 
         self.family = family
         self.settings = SETTINGS[family]
-        self.host = ComfyHost()
+        self.host = ComfyHost()  # first: tiny_models imports ComfyUI's `nodes`, which must be ComfyUI's own
+        from harness import tiny_models
+
         self.host.register({"TestCapture": tiny_models.TestCapture})
         self.captured = tiny_models.CAPTURED
         self.base = loaders(family)
@@ -349,7 +351,6 @@ def run_template(name: str, size: int = TEMPLATE_PICTURE_SIZE) -> dict:
     started = time.time()
     host = ComfyHost()  # first: it sets ComfyUI's base directory, which folder_paths reads on import
     import folder_paths
-    sys.path.append(str(REPO / "scripts"))
     from build_workflows import PICTURE
     from workflow_api import check_links, to_api
     host.register({"TestCapture": tiny_models.TestCapture})

@@ -97,8 +97,8 @@ def side_by_side(images, labels, k: int = 4):
 
 def run_demo(host, out_dir: str) -> dict:
     nodes_mod = host.module("nodes.dragbench")
-    import scenes
-    from make_cases import CASES
+    from demo import scenes
+    from demo.make_cases import CASES
 
     case = "red_disc_right"
     image, mask, points, prompt = nodes_mod.read_case(nodes_mod.find_case(case))

@@ -166,10 +166,15 @@ class Demo:
 
     def encode(self, images: np.ndarray, chunk: int = 128):
         t = self.torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-        return self.torch.cat([self.vae.encode(t[i:i + chunk]) for i in range(0, len(t), chunk)]).detach().float()
+        # no autograd: the VAE may have been loaded inside ComfyUI's executor (inference tensors), and a
+        # call with autograd on would then fail depending on which test loaded it first
+        with self.torch.no_grad():
+            out = [self.vae.encode(t[i:i + chunk]) for i in range(0, len(t), chunk)]
+        return self.torch.cat(out).detach().float()
 
     def decode(self, latents, chunk: int = 128) -> np.ndarray:
-        out = [self.vae.decode(latents[i:i + chunk]) for i in range(0, len(latents), chunk)]
+        with self.torch.no_grad():
+            out = [self.vae.decode(latents[i:i + chunk]) for i in range(0, len(latents), chunk)]
         return self.torch.cat(out).reshape(-1, scenes.IMAGE_SIZE, scenes.IMAGE_SIZE, 3).detach().float().clamp(0, 1).numpy()
 
     def features(self, images: np.ndarray) -> np.ndarray:

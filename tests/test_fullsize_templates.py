@@ -1,6 +1,6 @@
 """Each shipped real-checkpoint template (example_workflows/11..17) runs as shipped on the harness's
 full-size random checkpoint of its family, placed under the file name the template loads
-(tests/fullsize_models.py: v1-5-pruned-emaonly-fp16, sd_xl_base_1.0, flux1-dev + clip_l +
+(harness/fullsize_models.py: v1-5-pruned-emaonly-fp16, sd_xl_base_1.0, flux1-dev + clip_l +
 t5xxl_fp16 + ae, flux1-dev-fp8).
 
 What the test changes, and only that (tests/fullsize_run.py --template):

@@ -48,7 +48,3 @@ def step_cells(step_size, size_unit: str, height: int, width: int) -> float:
     """A sub-drag's length in cells: ``step_size * c`` (the planner takes fractions)."""
     return step_size * cells_per_unit(size_unit, height, width)
 
-
-def in_unit(cells, size_unit: str, height: int, width: int) -> float:
-    """The inverse of ``step_cells``: a length in cells said in ``size_unit`` (for presets and notes)."""
-    return cells / cells_per_unit(size_unit, height, width)

@@ -77,8 +77,9 @@ def test_the_preregistration_exists_and_names_this_runs_settings(run):
 
 
 def test_the_preregistration_was_committed_before_the_json():
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("no git history here")
+    assert shutil.which("git") and (ROOT / ".git").exists(), "this test reads the git history: run it in a git clone"
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True, text=True)
+    assert shallow.stdout.strip() == "false", "a shallow clone hides the commit order: git fetch --unshallow"
 
     def first_commit(path):
         out = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H %ct", "--", str(path)], cwd=ROOT,
@@ -86,8 +87,7 @@ def test_the_preregistration_was_committed_before_the_json():
         return (out[-2], int(out[-1])) if out else None
 
     prereg, result = first_commit(PREREG.relative_to(ROOT)), first_commit(JSON.relative_to(ROOT))
-    if prereg is None or result is None:
-        pytest.skip("not committed in this checkout's history (a shallow clone?)")
+    assert prereg and result, f"{PREREG.name} and {JSON.name} must both be committed"
     assert prereg[0] != result[0]
     ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", prereg[0], result[0]], cwd=ROOT)
     assert ancestor.returncode == 0 and prereg[1] <= result[1]

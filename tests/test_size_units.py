@@ -31,7 +31,7 @@ def units(host):
 def test_64ths_of_the_short_side_scale_with_the_latent(units, height, width, r, step, r_cells, step_cells):
     assert units.radius_cells(r, SHORT, height, width) == r_cells
     assert units.step_cells(step, SHORT, height, width) == step_cells
-    assert units.in_unit(step_cells, SHORT, height, width) == step
+    assert step_cells / units.cells_per_unit(SHORT, height, width) == step
 
 
 def test_latent_cells_are_taken_as_they_are_and_an_unknown_unit_is_refused(units):

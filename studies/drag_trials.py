@@ -38,10 +38,14 @@ class DragSet:
 
     def first(self, n: int) -> "DragSet":
         """The first `n` cases (same seeds: case i keeps sampler seed + i)."""
+        return self.part(0, n)
+
+    def part(self, start: int, stop: int) -> "DragSet":
+        """Cases `start` to `stop` - 1 (run them with sampler seed + start to keep each case's seed)."""
         sub = object.__new__(DragSet)
-        sub.cases = self.cases[:n]
+        sub.cases = self.cases[start:stop]
         for name in ("images", "latents", "recon", "moved", "moved_recon"):
-            setattr(sub, name, getattr(self, name)[:n])
+            setattr(sub, name, getattr(self, name)[start:stop])
         return sub
 
     def case_json(self, sampler_seed: int) -> list[dict]:
@@ -61,7 +65,7 @@ def run_setting(demo, dragset: DragSet, method: str, s: dict, sampler_seed: int,
     if method != "sde" and eta != 1.0:
         raise ValueError(f"eta {eta} applies to method 'sde' only")
     node = demo.drag_node if eta == 1.0 else node_at_eta(demo, eta)
-    return _run_setting(demo, node, dragset, method, s, sampler_seed, models)
+    return run_node(demo, node, dragset, method, s, sampler_seed, models)
 
 
 def node_at_eta(demo, eta: float):
@@ -78,7 +82,29 @@ def node_at_eta(demo, eta: float):
     return SDEDragAtEta()
 
 
-def _run_setting(demo, node, dragset, method, s, sampler_seed, models):
+def node_at_switch(demo, switch: float, ode_first: bool = True):
+    """The SDE Drag node whose Cycle-SDE denoising takes ``sde_core.switch_etas(n, switch,
+    ode_first)`` over the ``n`` steps of each sub-drag: eta 0 on the first ``round(switch n)``
+    (noisiest) steps, then eta 1 (``ode_first=False``: the reverse). ``method`` 'ode' is unchanged."""
+    switch_etas = demo.host.module("sde_core").switch_etas
+
+    class SDEDragSwitch(type(demo.drag_node)):
+        @classmethod
+        def drag_method(cls, method, schedule, model):
+            base = super().drag_method(method, schedule, model)
+            if method != "sde":
+                return base
+
+            def denoise(model, x, sigmas, **kwargs):
+                return base.denoise(model, x, sigmas, eta=switch_etas(len(sigmas) - 1, switch, ode_first), **kwargs)
+
+            return base._replace(denoise=denoise)
+
+    return SDEDragSwitch()
+
+
+def run_node(demo, node, dragset, method, s, sampler_seed, models=None):
+    """`run_setting` with a given node (`node_at_eta`, `node_at_switch`, or the pack's)."""
     torch = demo.torch
     negative = demo.cond("")
     demo.reset_count()

@@ -71,6 +71,7 @@ SWITCH_POINTS = (0.25, 0.5)
 MARGIN_L1 = 0.13125    # 5 % of the pilot's paper-preset (SDE-Drag) mean L1, 2.625 cells
 MARGIN_R = 0.0396      # 5 % of the pilot's paper-preset (SDE-Drag) mean R, 0.7927
 ALPHA = 0.05
+MEASURES = ("L1", "R")  # placement, realism: the names the hypotheses, rows and margins use
 PILOT_SWITCH_POINTS = (0.25, 0.5, 0.75, 0.9)
 
 
@@ -100,33 +101,36 @@ def arms(mode):
     return out
 
 
-def hypotheses(switch_points):
+def hypotheses(switch_points, placement="L1", realism="R"):
     """The confirmatory family: (id, claim, measure, A, B, margin name). Each tests
-    ``H1: location(A - B) < margin`` on a lower-is-better measure."""
+    ``H1: location(A - B) < margin`` on a lower-is-better measure; ``placement`` and ``realism``
+    name the two measures (the exact-score model's L1 and R; the demo model's P and R,
+    ``studies/study_switch_demo.py``), and each margin is named ``MARGIN_<measure>``."""
     family = []
+    margin_p, margin_r = f"MARGIN_{placement}", f"MARGIN_{realism}"
     for s in switch_points:
         sw = f"switch_{s:g}"
         family += [
-            (f"{sw}_places_better_than_sde", f"switch {s:g} places better than SDE-Drag", "L1", sw, "sde_paper", None),
-            (f"{sw}_places_no_worse_than_ode", f"switch {s:g} places no worse than ODE-Drag (margin)", "L1", sw,
-             "ode_paper", "MARGIN_L1"),
-            (f"{sw}_more_realistic_than_ode", f"switch {s:g} is more realistic than ODE-Drag", "R", sw, "ode_paper",
+            (f"{sw}_places_better_than_sde", f"switch {s:g} places better than SDE-Drag", placement, sw, "sde_paper", None),
+            (f"{sw}_places_no_worse_than_ode", f"switch {s:g} places no worse than ODE-Drag (margin)", placement, sw,
+             "ode_paper", margin_p),
+            (f"{sw}_more_realistic_than_ode", f"switch {s:g} is more realistic than ODE-Drag", realism, sw, "ode_paper",
              None),
-            (f"{sw}_no_less_realistic_than_sde", f"switch {s:g} is no less realistic than SDE-Drag (margin)", "R",
-             sw, "sde_paper", "MARGIN_R"),
+            (f"{sw}_no_less_realistic_than_sde", f"switch {s:g} is no less realistic than SDE-Drag (margin)", realism,
+             sw, "sde_paper", margin_r),
         ]
     for t0, sde, ode in ((0.6, "sde_paper", "ode_paper"), (0.4, "sde_t0.4", "ode_t0.4")):
         family += [
-            (f"ode_places_better_t0_{t0:g}", f"ODE-Drag places better than SDE-Drag at t0 {t0:g}", "L1", ode, sde,
+            (f"ode_places_better_t0_{t0:g}", f"ODE-Drag places better than SDE-Drag at t0 {t0:g}", placement, ode, sde,
              None),
-            (f"sde_more_realistic_t0_{t0:g}", f"SDE-Drag is more realistic than ODE-Drag at t0 {t0:g}", "R", sde,
+            (f"sde_more_realistic_t0_{t0:g}", f"SDE-Drag is more realistic than ODE-Drag at t0 {t0:g}", realism, sde,
              ode, None),
         ]
     family += [
-        ("fast_places_no_worse", "FAST places no worse than the paper preset (margin)", "L1", "sde_fast",
-         "sde_paper", "MARGIN_L1"),
-        ("fast_no_less_realistic", "FAST is no less realistic than the paper preset (margin)", "R", "sde_fast",
-         "sde_paper", "MARGIN_R"),
+        ("fast_places_no_worse", "FAST places no worse than the paper preset (margin)", placement, "sde_fast",
+         "sde_paper", margin_p),
+        ("fast_no_less_realistic", "FAST is no less realistic than the paper preset (margin)", realism, "sde_fast",
+         "sde_paper", margin_r),
     ]
     return family
 
@@ -190,12 +194,12 @@ def summary(values):
             "ci95": float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0}
 
 
-def test_family(results, switch_points, margins, alpha=ALPHA):
+def test_family(results, switch_points, margins, alpha=ALPHA, measures=("L1", "R")):
     """Every hypothesis: paired differences A - B per case, the Wilcoxon test (primary) and the
     sign test (secondary) against the margin, then Holm over the family's Wilcoxon p-values;
     ``supported`` when the Holm-adjusted p < alpha."""
     tests = []
-    for hid, claim, measure, a, b, margin_name in hypotheses(switch_points):
+    for hid, claim, measure, a, b, margin_name in hypotheses(switch_points, *measures):
         margin = 0.0 if margin_name is None else margins[margin_name]
         d = np.asarray(results[a]["rows"][measure]) - np.asarray(results[b]["rows"][measure])
         tests.append({"id": hid, "claim": claim, "measure": measure, "a": a, "b": b,
@@ -227,14 +231,14 @@ def decisions(tests, switch_points):
     return out
 
 
-def power_plan(results, switch_points, margins, m, n=None, alpha=ALPHA, power=0.8):
+def power_plan(results, switch_points, margins, m, n=None, alpha=ALPHA, power=0.8, measures=("L1", "R")):
     """The sample size per hypothesis from these (pilot) differences: the N at which a one-sided
     Wilcoxon test at alpha / m (Bonferroni, conservative for Holm) has ``power`` when the true
     difference sits one margin inside the rejection side (superiority: a true improvement of one
     margin; non-inferiority: a true difference of 0), with the sd of the paired differences."""
     plan = []
-    for hid, _claim, measure, a, b, margin_name in hypotheses(switch_points):
-        shift = margins["MARGIN_L1" if measure == "L1" else "MARGIN_R"]
+    for hid, _claim, measure, a, b, margin_name in hypotheses(switch_points, *measures):
+        shift = margins[f"MARGIN_{measure}"]
         d = np.asarray(results[a]["rows"][measure]) - np.asarray(results[b]["rows"][measure])
         sd = float(d.std(ddof=1))
         row = {"id": hid, "kind": "superiority" if margin_name is None else "non-inferiority", "sd_difference": sd,

@@ -34,12 +34,13 @@ bench: setup
 	$(PY) -m benchmarks.run $(if $(QUICK),--quick,)
 
 ## The SDE-vs-ODE studies (studies/): SDE vs ODE measured on the demo model (drag, image-to-image, inpainting) and on the exact-score
-## model (drag, eta front, quality per call, the pre-registered switch run); QUICK=1 for a smoke run.
+## model (drag, eta front, quality per call, the pre-registered switch run) and that run on the demo model; QUICK=1 for a smoke run.
 eval: setup
 	$(PY) -m studies.eval_demo $(if $(QUICK),--quick,)
 	$(PY) -m studies.eval_exact $(if $(QUICK),--quick,)
 	$(PY) -m studies.study_drag $(if $(QUICK),--quick,)
 	$(PY) -m studies.study_switch $(if $(QUICK),--quick,)
+	$(PY) -m studies.study_switch_demo $(if $(QUICK),--quick,--jobs 2)
 	$(PY) -m benchmarks.run --quality-only $(if $(QUICK),--out /tmp/sde-drag-quick,)
 
 ## A benchmark folder (DragBench-D, Drag100, SDE-Drag layouts) through ComfyUI's HTTP queue: one prompt per

@@ -1,9 +1,11 @@
-"""The committed confirmatory JSON of issue 28 (benchmarks/results/confirmatory-switch.json) is
-what its pre-registration says, and every figure in it recomputes from its per-case rows:
-the paired differences, the Wilcoxon and sign p-values (recomputed here by code of their own),
-Holm's correction, and the decisions by the pre-registered rules. Plus a --quick smoke of
-studies/study_switch.py (a few seconds) and the switch's exact reconstruction on the 64x64
-model the run used."""
+"""The committed confirmatory JSONs of issue 28, on the exact-score model
+(benchmarks/results/confirmatory-switch.json) and on the demo model
+(confirmatory-switch-demo.json), are what their pre-registrations say, and every figure in them
+recomputes from their per-case rows: the paired differences, the Wilcoxon and sign p-values
+(recomputed here by code of their own), Holm's correction, and the decisions by the
+pre-registered rules. Plus a --quick smoke of studies/study_switch.py (a few seconds) and the
+switch's exact reconstruction on the 64x64 model the run used (the demo driver's smoke and
+its switch node: tests/test_switch_demo.py)."""
 
 import json
 import math
@@ -15,18 +17,23 @@ import numpy as np
 import pytest
 import torch
 
-from studies import study_switch
+from studies import study_switch, study_switch_demo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-JSON = ROOT / "benchmarks" / "results" / "confirmatory-switch.json"
-PREREG = ROOT / "benchmarks" / "preregistration" / "2026-12-07-switch.md"
+STUDIES = {"exact-score model": study_switch, "demo model": study_switch_demo}
 
 
-@pytest.fixture(scope="module")
-def run():
-    with open(JSON) as f:
-        return json.load(f)
+@pytest.fixture(scope="module", params=list(STUDIES))
+def study(request):
+    """(the study's module, its confirmatory JSON loaded)."""
+    module = STUDIES[request.param]
+    with open(module.OUT["confirmatory"]) as f:
+        return module, json.load(f)
+
+
+@pytest.fixture()
+def run(study):
+    return study[1]
 
 
 def wilcoxon_p(e):
@@ -61,22 +68,28 @@ def holm_adjusted(p):
     return out
 
 
-def test_the_preregistration_exists_and_names_this_runs_settings(run):
-    text = PREREG.read_text()
-    assert run["preregistration"] == "benchmarks/preregistration/2026-12-07-switch.md"
-    assert run["mode"] == "confirmatory" and run["n"] == study_switch.N_CONFIRMATORY
+def test_the_preregistration_exists_and_names_this_runs_settings(study):
+    module, run = study
+    text = pathlib.Path(module.PREREGISTRATION).read_text()
+    assert run["preregistration"] == str(pathlib.Path(module.PREREGISTRATION).relative_to(ROOT))
+    assert run["mode"] == "confirmatory" and run["n"] == module.N_CONFIRMATORY
     assert f"N = {run['n']}" in text
     for seed in run["seeds"].values():
         assert str(seed) in text
-    assert run["seeds"] == study_switch.SEEDS["confirmatory"]
-    assert run["margins"] == {"MARGIN_L1": study_switch.MARGIN_L1, "MARGIN_R": study_switch.MARGIN_R}
-    assert f"MARGIN_L1 = {study_switch.MARGIN_L1:g} cells" in text and f"MARGIN_R = {study_switch.MARGIN_R:g}" in text
-    assert run["switch_points"] == list(study_switch.SWITCH_POINTS) and run["alpha"] == 0.05
+    assert run["seeds"] == module.SEEDS["confirmatory"]
+    margins = {f"MARGIN_{m}": getattr(module, f"MARGIN_{m}") for m in module.MEASURES}
+    assert run["margins"] == margins
+    for name, value in margins.items():
+        assert f"{name} = {value:g}" in text
+    assert run["switch_points"] == list(module.SWITCH_POINTS) and run["alpha"] == 0.05
     for hid in [t["id"] for t in run["tests"]]:
         assert hid.replace("_0.25_", "_s_").replace("_0.5_", "_s_").replace("switch_0.25", "switch_s") in text
 
 
-def test_the_preregistration_was_committed_before_the_json():
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_the_preregistration_was_committed_before_the_json(name):
+    module = STUDIES[name]
+    prereg_path, json_path = pathlib.Path(module.PREREGISTRATION), pathlib.Path(module.OUT["confirmatory"])
     assert shutil.which("git") and (ROOT / ".git").exists(), "this test reads the git history: run it in a git clone"
     shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT, capture_output=True, text=True)
     assert shallow.stdout.strip() == "false", "a shallow clone hides the commit order: git fetch --unshallow"
@@ -86,17 +99,20 @@ def test_the_preregistration_was_committed_before_the_json():
                              capture_output=True, text=True).stdout.split()
         return (out[-2], int(out[-1])) if out else None
 
-    prereg, result = first_commit(PREREG.relative_to(ROOT)), first_commit(JSON.relative_to(ROOT))
-    assert prereg and result, f"{PREREG.name} and {JSON.name} must both be committed"
+    prereg, result = first_commit(prereg_path.relative_to(ROOT)), first_commit(json_path.relative_to(ROOT))
+    assert prereg and result, f"{prereg_path.name} and {json_path.name} must both be committed"
     assert prereg[0] != result[0]
     ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", prereg[0], result[0]], cwd=ROOT)
     assert ancestor.returncode == 0 and prereg[1] <= result[1]
 
 
-def test_the_family_is_the_preregistered_one_and_every_arm_has_n_rows(run):
-    expected = [h[0] for h in study_switch.hypotheses(study_switch.SWITCH_POINTS)]
+def test_the_family_is_the_preregistered_one_and_every_arm_has_n_rows(study):
+    module, run = study
+    expected = [h[0] for h in study_switch.hypotheses(module.SWITCH_POINTS, *module.MEASURES)]
     assert [t["id"] for t in run["tests"]] == expected and len(expected) == 14
-    assert set(run["rows"]) == set(study_switch.arms("confirmatory"))
+    assert [t["measure"] for t in run["tests"]] == [h[2] for h in study_switch.hypotheses(module.SWITCH_POINTS,
+                                                                                          *module.MEASURES)]
+    assert set(run["rows"]) == set(module.arms("confirmatory"))
     for name, rows in run["rows"].items():
         for measure, values in rows.items():
             assert len(values) == run["n"], (name, measure)

@@ -55,7 +55,7 @@ def test_the_demo_parts_keep_each_cases_seed(demo):
 
 
 def test_the_committed_runs_realism_measure_passes_its_controls():
-    for mode in ("pilot",):
+    for mode in ("pilot", "confirmatory"):
         with open(study_switch_demo.OUT[mode]) as f:
             refs = json.load(f)["references"]
         null, pasted = refs["fresh scenes (null)"]["R"], refs["pasted square, unblended (positive control)"]["R"]

@@ -1,8 +1,9 @@
 """The drag settings, defined once, with r and step_size in latent cells of the model each was
 set for: the paper's (the nodes' defaults, for SD1.5-size 64x64 latents), the fast one (the
 paper's with 25 steps: an eighth of its model calls, non-inferior to the paper preset on
-placement and realism within 5 % margins in the pre-registered run on the exact-score 64x64
-model, `benchmarks/results/confirmatory-switch.json`) and the demo model's (16x16 latents: the
+placement and realism within 5 % margins in the pre-registered runs on the exact-score 64x64
+model, `benchmarks/results/confirmatory-switch.json`, and on the demo model at its r 3,
+`confirmatory-switch-demo.json`) and the demo model's (16x16 latents: the
 settings of the example workflows and of `make eval`; t0 0.4, `studies/eval_demo.py`). Other
 code (templates, eval, benchmarks, docs) reads them from here.
 
@@ -29,6 +30,6 @@ def _text(preset: dict) -> str:
 
 DEMO_IN_64THS = in_short_side_64ths(DEMO, DEMO_LATENT_SIDE)
 PAPER_PRESETS_TEXT = f"Paper presets for dragging (r and step_size in 64ths of the short side): {_text(PAPER)}."
-FAST_PRESETS_TEXT = (f"Fast presets (an eighth of the paper's model calls, non-inferior to them in a pre-registered "
-                     f"run): {_text(FAST)}.")
+FAST_PRESETS_TEXT = (f"Fast presets (an eighth of the paper's model calls, non-inferior to them in pre-registered "
+                     f"runs on two models): {_text(FAST)}.")
 DEMO_PRESETS_TEXT = f"Demo presets for dragging: {_text(DEMO_IN_64THS)}."

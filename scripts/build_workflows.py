@@ -428,10 +428,9 @@ def wf_sd15_drag(s):
 
 def wf_sd15_fast(s):
     r = Real(s, "# SDE-Drag on SD1.5, fast preset\nThe paper's presets with 25 steps instead of 200: an eighth of "
-                "the model calls. Measured: on the demo model the result is as close to the truly moved scene as "
-                "with 200 steps (closer, within noise), and on a model with an exact score (64x64 latent, the paper's r 5) "
-                "a pre-registered run (N = 600) found it no worse than the paper preset on placement and realism "
-                "(docs/findings-switch.md); untested on real weights. Press Run: the example photograph's spoon moves "
+                "the model calls. Measured in pre-registered runs (docs/findings-switch.md): no worse than the paper "
+                "preset on placement and realism, on a model with an exact score (64x64 latent, the paper's r 5; "
+                "N = 600) and on the demo model (N = 320); untested on real weights. Press Run: the example photograph's spoon moves "
                 "right; then load your own picture and click new points.", "sd15", "a spoon beside a cup of coffee",
              SD15_SIZE)
     drag_template(s, r, FAST, "sde_drag_sd15_fast")

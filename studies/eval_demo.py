@@ -154,7 +154,8 @@ class Demo:
 
     def cond(self, text: str):
         if text not in self._conds:
-            self._conds[text] = self.clip.encode_from_tokens_scheduled(self.clip.tokenize(text))
+            with self.torch.no_grad():  # the text encoder's weights may be inference tensors (see encode)
+                self._conds[text] = self.clip.encode_from_tokens_scheduled(self.clip.tokenize(text))
         return self._conds[text]
 
     def cond_batch(self, texts):
